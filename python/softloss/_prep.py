@@ -1,0 +1,131 @@
+"""Input normalisation shared by every public function.
+
+The native kernels take float32/float64 arrays (any memory layout) and int64 class targets. This
+module turns whatever the caller passed into exactly that, or raises a ``TypeError`` naming the
+parameter: float16 is computed in float32 and rounded once at the end; non-native byte order is
+swapped; integer/bool input to softmax/log_softmax becomes float64; any integer target dtype
+becomes int64. Shape and value checks happen in the native layer, before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _describe(a: np.ndarray[Any, Any]) -> str:
+    return f"an array of dtype {a.dtype}"
+
+
+def _asarray(obj: object, name: str) -> np.ndarray[Any, Any]:
+    if obj is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        return np.asarray(obj)
+    except (TypeError, ValueError) as exc:  # ragged lists, objects NumPy cannot convert
+        raise TypeError(f"{name} must be array-like, got {type(obj).__name__}: {exc}") from None
+
+
+def _native_order(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if a.dtype.isnative:
+        return a
+    return a.astype(a.dtype.newbyteorder("="))
+
+
+def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype the kernels compute in for a result of ``dtype`` (float16 -> float32)."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def float_input(
+    obj: ArrayLike, name: str = "input", *, ints_to_float64: bool = False
+) -> tuple[NDArray[Any], np.dtype[Any]]:
+    """``(array in a native compute dtype, dtype of the result)`` for a float input."""
+    a = _asarray(obj, name)
+    kind = a.dtype.kind
+    if kind in "biu" and ints_to_float64:
+        return a.astype(np.float64), np.dtype(np.float64)
+    if kind != "f" or a.dtype.itemsize not in (2, 4, 8):
+        what = "a float16, float32 or float64 array"
+        if ints_to_float64:
+            what += " (or an integer/bool array, computed in float64)"
+        raise TypeError(f"{name} must be {what}, got {_describe(a)}")
+    result_dtype = np.dtype(a.dtype.newbyteorder("="))
+    if result_dtype == np.float16:
+        return a.astype(np.float32), result_dtype
+    return _native_order(a), result_dtype
+
+
+def like(obj: ArrayLike, dtype: np.dtype[Any], name: str) -> NDArray[Any]:
+    """A float companion argument (target probabilities, weights, grad_output) in ``dtype``."""
+    a = _asarray(obj, name)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got {_describe(a)}")
+    if a.dtype != dtype:
+        return a.astype(dtype)
+    return _native_order(a)
+
+
+def class_target(obj: ArrayLike, name: str = "target") -> NDArray[np.int64]:
+    """Class indices of any integer dtype as int64 (values beyond int64 are out of range)."""
+    a = _asarray(obj, name)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an array of integer class indices, got {_describe(a)}")
+    if a.dtype == np.uint64 and a.size and int(a.max()) > _INT64_MAX:
+        raise IndexError(f"{name} {int(a.max())} is out of bounds for any class count")
+    if a.dtype != np.int64:
+        return a.astype(np.int64)
+    return _native_order(a)
+
+
+def is_class_target(obj: ArrayLike) -> bool:
+    """True when ``obj`` holds integers (class indices) rather than probabilities."""
+    return np.asarray(obj).dtype.kind in "iu"
+
+
+def broadcast_weight(obj: ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any], name: str) -> NDArray[Any]:
+    """``obj`` broadcast to ``shape`` (NumPy rules), refusing broadcasts that enlarge ``shape``."""
+    w = like(obj, dtype, name)
+    try:
+        full = np.broadcast_shapes(w.shape, shape)
+    except ValueError:
+        full = None
+    if full != shape:
+        raise ValueError(f"{name} shape {w.shape} cannot be broadcast to the input shape {shape}")
+    return np.broadcast_to(w, shape)
+
+
+def detach_from_out(x: NDArray[Any], out: object) -> NDArray[Any]:
+    """``x``, copied when it overlaps ``out`` (so the kernel never reads what it writes)."""
+    if isinstance(out, np.ndarray) and np.may_share_memory(x, out):
+        return x.copy()
+    return x
+
+
+def check_out(out: object, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
+    """Checks an ``out=`` array whose dtype the kernels cannot write directly (float16)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {np.dtype(dtype)}, got an array of dtype {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"out shape {out.shape} does not match the result shape {shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable (it is read-only)")
+    return out
+
+
+def finish(result: Any, dtype: np.dtype[Any]) -> Any:
+    """Rounds a native result to the result dtype: arrays (float16) and Python floats (scalars)."""
+    if isinstance(result, float):
+        return dtype.type(result)
+    if result.dtype != dtype:
+        return result.astype(dtype)
+    return result

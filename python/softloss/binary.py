@@ -1,0 +1,98 @@
+"""Binary cross-entropy on probabilities (with PyTorch's -100 log clamp) and on logits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from softloss import _native
+from softloss._prep import broadcast_weight, finish, float_input, like
+from softloss.losses import Loss, Reduction
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_backward",
+]
+
+
+def _args(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, pos_weight: ArrayLike | None
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any] | None, NDArray[Any] | None, np.dtype[Any]]:
+    x, dtype = float_input(input)
+    y = like(target, x.dtype, "target")
+    w = None if weight is None else broadcast_weight(weight, x.shape, x.dtype, "weight")
+    pw = None if pos_weight is None else broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
+    return x, y, w, pw, dtype
+
+
+def binary_cross_entropy(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: Reduction = "mean"
+) -> Loss:
+    r"""BCE on probabilities: :math:`-w (y \max(\log x, -100) + (1 - y) \max(\log(1 - x), -100))`.
+
+    ``input`` and ``target`` must lie in [0, 1] (ValueError otherwise, NaN included); ``weight``
+    broadcasts to the input's shape but may not enlarge it; ``mean`` divides by the element count.
+
+    Examples
+    --------
+    >>> binary_cross_entropy(np.linspace(0, 1, 10), np.full(10, 0.2), reduction="none")[[0, -1]]
+    array([20., 80.])
+    """
+    x, y, w, _, dtype = _args(input, target, weight, None)
+    return finish(_native.binary_cross_entropy(x, y, w, reduction), dtype)
+
+
+def binary_cross_entropy_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> NDArray[Any]:
+    r"""PyTorch's BCE gradient: :math:`s\, w (x - y) / \max(x (1 - x), 10^{-12})`.
+
+    It is not the derivative of the clamped forward (the clamp is ignored, the floor is not).
+    """
+    x, y, w, _, dtype = _args(input, target, weight, None)
+    go = like(grad_output, x.dtype, "grad_output")
+    return finish(_native.binary_cross_entropy_backward(go, x, y, w, reduction), dtype)  # type: ignore[no-any-return]
+
+
+def binary_cross_entropy_with_logits(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> Loss:
+    r"""BCE on logits: :math:`-w (p_w y \log\sigma(x) + (1 - y) \log\sigma(-x))`, computed stably.
+
+    ``weight`` and ``pos_weight`` broadcast to the input's shape (typically ``(C,)`` against
+    ``(N, C)``). Infinite logits give the mathematical limit (PyTorch gives NaN).
+
+    Examples
+    --------
+    >>> float(binary_cross_entropy_with_logits([0.0], [1.0]).round(6))
+    0.693147
+    """
+    x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
+    return finish(_native.binary_cross_entropy_with_logits(x, y, w, pw, reduction), dtype)
+
+
+def binary_cross_entropy_with_logits_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> NDArray[Any]:
+    r"""Gradient of :func:`binary_cross_entropy_with_logits`: :math:`s\, w ((1 + (p_w - 1) y) \sigma(x) - p_w y)`."""
+    x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
+    go = like(grad_output, x.dtype, "grad_output")
+    grad = _native.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction)
+    return finish(grad, dtype)  # type: ignore[no-any-return]

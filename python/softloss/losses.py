@@ -1,0 +1,201 @@
+"""Negative log-likelihood and cross-entropy (class or probability targets), with gradients."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from softloss import _native
+from softloss._prep import class_target, finish, float_input, is_class_target, like
+
+__all__ = [
+    "cross_entropy",
+    "cross_entropy_backward",
+    "cross_entropy_with_grad",
+    "nll_loss",
+    "nll_loss_backward",
+]
+
+Reduction = Literal["none", "mean", "sum"]
+#: What a loss returns: a NumPy scalar of the input dtype (mean, sum) or an array (none).
+Loss = Any
+
+
+def _weight(weight: ArrayLike | None, dtype: np.dtype[Any]) -> NDArray[Any] | None:
+    return None if weight is None else like(weight, dtype, "weight")
+
+
+def _ce_target(target: ArrayLike, dtype: np.dtype[Any]) -> NDArray[Any]:
+    if target is not None and is_class_target(target):
+        return class_target(target)
+    return like(target, dtype, "target")
+
+
+def nll_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    *,
+    axis: int | None = None,
+) -> Loss:
+    r"""Negative log-likelihood of log-probabilities: :math:`l_i = -w_{t_i}\, x_{i, t_i}`.
+
+    Parameters
+    ----------
+    input : array_like
+        Log-probabilities: ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like of int
+        Class indices of any integer dtype, shaped like ``input`` without its class axis.
+    weight : array_like, optional
+        Per-class weights, shape ``(C,)``.
+    ignore_index : int, default -100
+        Targets equal to it contribute nothing (checked before the range check).
+    reduction : {"none", "mean", "sum"}
+        ``mean`` divides by the sum of the targets' weights (NaN when every target is ignored).
+    axis : int, optional
+        The class axis; ``None`` is PyTorch's convention (1, or 0 for 1-D input).
+
+    Returns
+    -------
+    numpy scalar of the input dtype (mean, sum) or ndarray shaped like ``target`` (none).
+
+    Examples
+    --------
+    >>> logp = np.log([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    >>> float(nll_loss(logp, [0, 2]).round(6))
+    0.289909
+    """
+    x, dtype = float_input(input)
+    t = class_target(target)
+    return finish(_native.nll_loss(x, t, _weight(weight, x.dtype), ignore_index, reduction, axis), dtype)
+
+
+def nll_loss_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    *,
+    axis: int | None = None,
+) -> NDArray[Any]:
+    r"""Gradient of :func:`nll_loss`: zero except :math:`-w_{t_i} s_i` at each target.
+
+    ``s_i`` is ``grad_output[i]`` (none), ``grad_output`` (sum) or ``grad_output / W`` (mean);
+    ``grad_output`` is a scalar for mean/sum and shaped like the loss for none.
+    """
+    x, dtype = float_input(input)
+    go = like(grad_output, x.dtype, "grad_output")
+    grad = _native.nll_loss_backward(
+        go, x, class_target(target), _weight(weight, x.dtype), ignore_index, reduction, axis
+    )
+    return finish(grad, dtype)  # type: ignore[no-any-return]
+
+
+def cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    axis: int | None = None,
+) -> Loss:
+    r"""Cross-entropy from logits: ``nll_loss(log_softmax(input, axis), target, ...)``.
+
+    Parameters
+    ----------
+    input : array_like
+        Logits (unnormalised scores), ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Integer class indices shaped like ``input`` without the class axis, or float
+        probabilities shaped like ``input`` (then ``mean`` divides by the number of rows and
+        ``ignore_index`` must stay negative).
+    weight, ignore_index, reduction, axis
+        As :func:`nll_loss`.
+    label_smoothing : float in [0, 1]
+        Mixes the target with the uniform distribution: ``(1 - eps) y + eps / C``.
+
+    Examples
+    --------
+    >>> scores = np.array([[5.0, 4.0, 2.0], [4.0, 2.0, 8.0], [4.0, 4.0, 1.0]])
+    >>> float(cross_entropy(scores, [0, 2, 1]).round(6))
+    0.362443
+    """
+    x, dtype = float_input(input)
+    t = _ce_target(target, x.dtype)
+    loss = _native.cross_entropy(
+        x, t, _weight(weight, x.dtype), ignore_index, reduction, float(label_smoothing), axis
+    )
+    return finish(loss, dtype)
+
+
+def cross_entropy_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    axis: int | None = None,
+) -> NDArray[Any]:
+    r"""Gradient of :func:`cross_entropy` with respect to the logits.
+
+    Class targets: :math:`s_i (p_i \sum_c q_{ic} - q_i)` with
+    :math:`q_{ic} = (1 - \epsilon) w_{t_i} [c = t_i] + (\epsilon / C) w_c`; without smoothing
+    and weights that is ``p - onehot(t)`` times ``s_i``.
+    """
+    x, dtype = float_input(input)
+    go = like(grad_output, x.dtype, "grad_output")
+    grad = _native.cross_entropy_backward(
+        go,
+        x,
+        _ce_target(target, x.dtype),
+        _weight(weight, x.dtype),
+        ignore_index,
+        reduction,
+        float(label_smoothing),
+        axis,
+    )
+    return finish(grad, dtype)  # type: ignore[no-any-return]
+
+
+def cross_entropy_with_grad(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    axis: int | None = None,
+) -> tuple[Loss, NDArray[Any]]:
+    """``(cross_entropy(...), cross_entropy_backward(1, ...))`` in one pass over the logits.
+
+    The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``).
+
+    Examples
+    --------
+    >>> loss, grad = cross_entropy_with_grad([[2.0, 0.0]], [0], reduction="sum")
+    >>> grad.round(4)
+    array([[-0.1192,  0.1192]])
+    """
+    x, dtype = float_input(input)
+    loss, grad = _native.cross_entropy_with_grad(
+        x,
+        _ce_target(target, x.dtype),
+        _weight(weight, x.dtype),
+        ignore_index,
+        reduction,
+        float(label_smoothing),
+        axis,
+    )
+    return finish(loss, dtype), finish(grad, dtype)

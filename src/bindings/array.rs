@@ -1,0 +1,199 @@
+//! Extraction, validation and conversion helpers shared by every binding.
+
+use crate::error::{shape_str, Error, Result};
+use crate::kernels::{Layout, Real, Reduction};
+use numpy::ndarray::{CowArray, IxDyn};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+/// A float array of either native dtype, borrowed read-only.
+pub enum FloatArray<'py> {
+    /// `float32`.
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    /// `float64`.
+    F64(PyReadonlyArrayDyn<'py, f64>),
+}
+
+impl<'py> FloatArray<'py> {
+    /// Borrows `obj` as a float32 or float64 array; a TypeError names `name` otherwise.
+    pub fn extract(obj: &Bound<'py, PyAny>, name: &str) -> Result<Self> {
+        if let Ok(a) = borrow::<f32>(obj, name) {
+            return Ok(FloatArray::F32(a));
+        }
+        borrow::<f64>(obj, name).map(FloatArray::F64)
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    if let Ok(a) = obj.cast::<numpy::PyUntypedArray>() {
+        if let Ok(d) = a.dtype().str() {
+            return format!("an array of dtype {d}");
+        }
+    }
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "an unknown object".to_owned(), |n| n.to_string())
+}
+
+/// Borrows `obj` as an array of `T` (any layout), or a TypeError naming `name`.
+pub fn borrow<'py, T: Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> Result<PyReadonlyArrayDyn<'py, T>> {
+    let arr = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
+        let want = numpy::dtype::<T>(obj.py())
+            .str()
+            .map_or_else(|_| "?".to_owned(), |s| s.to_string());
+        Error::Type(format!(
+            "{name} must be a numpy array of dtype {want}, got {}",
+            type_name(obj)
+        ))
+    })?;
+    arr.try_readonly()
+        .map_err(|e| Error::Value(format!("{name} cannot be read: {e}")))
+}
+
+/// Borrows an optional array argument.
+pub fn borrow_opt<'py, T: Element>(
+    obj: Option<&Bound<'py, PyAny>>,
+    name: &str,
+) -> Result<Option<PyReadonlyArrayDyn<'py, T>>> {
+    obj.filter(|o| !o.is_none())
+        .map(|o| borrow::<T>(o, name))
+        .transpose()
+}
+
+/// A C-contiguous view of `a`, copying only when its layout is not already C order.
+pub fn contiguous<'a, T: Element + Clone>(
+    a: &'a PyReadonlyArrayDyn<'_, T>,
+) -> CowArray<'a, T, IxDyn> {
+    let view = a.as_array();
+    if view.is_standard_layout() {
+        CowArray::from(view)
+    } else {
+        CowArray::from(view.as_standard_layout().into_owned())
+    }
+}
+
+/// The elements of a standard-layout array as a slice.
+pub fn slice<'a, T>(a: &'a CowArray<'_, T, IxDyn>) -> Result<&'a [T]> {
+    a.as_slice().ok_or_else(|| {
+        Error::Value("internal error: array is not contiguous after conversion".to_owned())
+    })
+}
+
+/// Resolves a possibly negative `axis` for an array of `ndim` dimensions (0-d arrays take 0/-1).
+pub fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim.max(1) as isize;
+    if (-n..n).contains(&axis) {
+        Ok(axis.rem_euclid(n) as usize)
+    } else {
+        Err(Error::Value(format!(
+            "axis {axis} is out of bounds for an array of dimension {ndim}"
+        )))
+    }
+}
+
+/// Parses the `reduction` keyword.
+pub fn parse_reduction(s: &str) -> Result<Reduction> {
+    Reduction::parse(s).ok_or_else(|| {
+        Error::Value(format!(
+            "reduction must be 'none', 'mean' or 'sum', got '{s}'"
+        ))
+    })
+}
+
+/// Checks that two shapes are equal, naming both parameters.
+pub fn same_shape(a: &[usize], a_name: &str, b: &[usize], b_name: &str) -> Result<()> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(Error::Value(format!(
+            "{b_name} shape {} does not match {a_name} shape {}",
+            shape_str(b),
+            shape_str(a)
+        )))
+    }
+}
+
+/// A new uninitialised C-contiguous array; the caller writes every element before returning it.
+pub fn new_array<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> Bound<'py, PyArrayDyn<T>> {
+    // SAFETY: f32/f64 have no invalid bit patterns and every caller fills the whole array (the
+    // kernels write each element) before it becomes visible to Python.
+    unsafe { PyArrayDyn::<T>::new(py, shape, false) }
+}
+
+/// The array results are written to: the caller's `out` (checked: an ndarray of dtype `T`, the
+/// expected shape, C-contiguous, writeable) or a new uninitialised one.
+pub fn output<'py, T: Element>(
+    py: Python<'py>,
+    out: Option<&Bound<'py, PyAny>>,
+    shape: &[usize],
+) -> Result<Bound<'py, PyArrayDyn<T>>> {
+    let Some(obj) = out.filter(|o| !o.is_none()) else {
+        return Ok(new_array::<T>(py, shape));
+    };
+    let arr = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
+        let want = numpy::dtype::<T>(py)
+            .str()
+            .map_or_else(|_| "?".to_owned(), |s| s.to_string());
+        Error::Type(format!(
+            "out must be a numpy array of dtype {want}, got {}",
+            type_name(obj)
+        ))
+    })?;
+    same_shape(shape, "result", arr.shape(), "out")?;
+    if !arr.is_c_contiguous() {
+        return Err(Error::Value("out must be C-contiguous".to_owned()));
+    }
+    // Borrowing for writing checks the WRITEABLE flag; the borrow ends here, before any work.
+    if let Err(e) = arr.try_readwrite() {
+        return Err(Error::Value(format!(
+            "out must be a writeable array that no input overlaps: {e}"
+        )));
+    }
+    Ok(arr.clone())
+}
+
+/// Runs `f` on `out`'s elements with the GIL released (borrow conflicts, e.g. `out` overlapping an
+/// input still borrowed, become a ValueError instead of a panic).
+pub fn fill<T: Element + Send, R: Send>(
+    py: Python<'_>,
+    out: &Bound<'_, PyArrayDyn<T>>,
+    f: impl Send + FnOnce(&mut [T]) -> R,
+) -> Result<R> {
+    let mut rw = out
+        .try_readwrite()
+        .map_err(|e| Error::Value(format!("out cannot be written: {e}")))?;
+    let o = rw
+        .as_slice_mut()
+        .map_err(|_| Error::Value("out must be C-contiguous".to_owned()))?;
+    Ok(detached(py, || f(o)))
+}
+
+/// The one place the GIL is released around array work.
+pub fn detached<R: Send>(py: Python<'_>, f: impl Send + FnOnce() -> R) -> R {
+    py.detach(f)
+}
+
+/// The layout of `shape` around the (already normalised) class `axis`.
+#[must_use]
+pub fn layout(shape: &[usize], axis: usize) -> Layout {
+    Layout::new(shape, axis)
+}
+
+/// Marker trait for the element types kernels run on.
+pub trait Float: Real + Element {}
+impl Float for f32 {}
+impl Float for f64 {}
+
+/// Runs a generic expression on whichever dtype a [`FloatArray`] holds.
+macro_rules! dispatch {
+    ($arr:expr, $a:ident => $body:expr) => {
+        match $arr {
+            $crate::bindings::FloatArray::F32($a) => $body,
+            $crate::bindings::FloatArray::F64($a) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;

@@ -1,0 +1,225 @@
+//! Bindings of cross_entropy, its backward pass and the fused loss-and-gradient call.
+
+use super::array::{
+    borrow, borrow_opt, contiguous, dispatch, fill, new_array, parse_reduction, same_shape, slice,
+    Float,
+};
+use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
+use super::FloatArray;
+use crate::error::{Error, Result};
+use crate::kernels::cross_entropy::{forward_backward, Target};
+use crate::kernels::{scalar_grad_scale, GradScale, Reduction};
+use numpy::ndarray::{CowArray, IxDyn};
+use numpy::{PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(cross_entropy_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(cross_entropy_with_grad, m)?)?;
+    Ok(())
+}
+
+/// The keyword arguments every cross-entropy entry point shares.
+#[derive(Clone, Copy)]
+struct Options {
+    ignore_index: i64,
+    reduction: Reduction,
+    label_smoothing: f64,
+    axis: Option<isize>,
+}
+
+impl Options {
+    fn new(
+        ignore_index: i64,
+        reduction: &str,
+        label_smoothing: f64,
+        axis: Option<isize>,
+    ) -> Result<Self> {
+        let reduction = parse_reduction(reduction)?;
+        if !(0.0..=1.0).contains(&label_smoothing) {
+            return Err(Error::Value(format!(
+                "label_smoothing must be in [0, 1], got {label_smoothing}"
+            )));
+        }
+        Ok(Options {
+            ignore_index,
+            reduction,
+            label_smoothing,
+            axis,
+        })
+    }
+}
+
+/// What the caller asked for: the loss, the gradient for a given grad_output, or both (go = 1).
+enum Want<'a, 'py, T: Float> {
+    Loss,
+    Grad(&'a PyReadonlyArrayDyn<'py, T>),
+    Both,
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+fn cross_entropy<'py>(
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    label_smoothing: f64,
+    axis: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
+    Ok(
+        dispatch!(FloatArray::extract(input, "input")?, x => run(&x, target, weight, opts, &Want::Loss))?,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+fn cross_entropy_backward<'py>(
+    grad_output: &Bound<'py, PyAny>,
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    label_smoothing: f64,
+    axis: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
+    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
+        let go = borrow(grad_output, "grad_output")?;
+        run(&x, target, weight, opts, &Want::Grad(&go))
+    })?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+fn cross_entropy_with_grad<'py>(
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    label_smoothing: f64,
+    axis: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
+    Ok(
+        dispatch!(FloatArray::extract(input, "input")?, x => run(&x, target, weight, opts, &Want::Both))?,
+    )
+}
+
+/// The target, borrowed: class indices (int64) or probabilities (the input's dtype).
+enum Borrowed<'py, T: Float> {
+    Class(PyReadonlyArrayDyn<'py, i64>),
+    Prob(PyReadonlyArrayDyn<'py, T>),
+}
+
+fn borrow_target<'py, T: Float>(target: &Bound<'py, PyAny>) -> Result<Borrowed<'py, T>> {
+    if let Ok(t) = borrow::<i64>(target, "target") {
+        return Ok(Borrowed::Class(t));
+    }
+    borrow::<T>(target, "target")
+        .map(Borrowed::Prob)
+        .map_err(|_| {
+            Error::Type(
+                "target must be an array of class indices (integers) or of probabilities (floats)"
+                    .to_owned(),
+            )
+        })
+}
+
+fn run<'py, T: Float>(
+    x: &PyReadonlyArrayDyn<'py, T>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    opts: Options,
+    want: &Want<'_, 'py, T>,
+) -> Result<Bound<'py, PyAny>> {
+    let py = x.py();
+    let ax = ClassAxis::new(x.shape(), opts.axis)?;
+    let weight = borrow_opt::<T>(weight, "weight")?;
+    let borrowed = borrow_target::<T>(target)?;
+    // Validated data that the kernel's Target borrows from.
+    let (class_data, prob): (Option<ClassData<'_, T>>, Option<CowArray<'_, T, IxDyn>>) =
+        match &borrowed {
+            Borrowed::Class(t) => (
+                Some(ClassData::new(
+                    &ax,
+                    x.shape(),
+                    t,
+                    weight.as_ref(),
+                    opts.ignore_index,
+                )?),
+                None,
+            ),
+            Borrowed::Prob(y) => {
+                same_shape(x.shape(), "input", y.shape(), "target")?;
+                if opts.ignore_index >= 0 {
+                    return Err(Error::Value(format!(
+                        "ignore_index ({}) is not supported with probability targets",
+                        opts.ignore_index
+                    )));
+                }
+                if let Some(w) = &weight {
+                    super::targets::check_class_weight(w.shape(), ax.layout.classes)?;
+                }
+                (None, Some(contiguous(y)))
+            }
+        };
+    let weight_c = weight.as_ref().map(contiguous);
+    let kernel_target = match (&class_data, &prob) {
+        (Some(d), _) => Target::Class(d.targets(ax.layout.classes)?),
+        (None, Some(y)) => Target::Prob {
+            y: slice(y)?,
+            weight: weight_c.as_ref().map(slice).transpose()?,
+        },
+        (None, None) => return Err(Error::Type("target is missing".to_owned())),
+    };
+    let xc = contiguous(x);
+    let xs = slice(&xc)?;
+    let (eps, lay, red) = (opts.label_smoothing, ax.layout, opts.reduction);
+    let denominator = kernel_target.mean_denominator(lay);
+    match want {
+        Want::Loss => run_loss(py, red, &ax.loss_shape, |losses| {
+            forward_backward(
+                xs,
+                kernel_target,
+                eps,
+                lay,
+                losses,
+                &mut [],
+                GradScale::Uniform(0.0),
+            )
+        }),
+        Want::Grad(go) => {
+            let go = GradOutput::new(go, red, &ax.loss_shape)?;
+            let scale = go.scale(red, denominator)?;
+            let grad = new_array::<T>(py, x.shape());
+            fill(py, &grad, |g| {
+                forward_backward(xs, kernel_target, eps, lay, &mut [], g, scale)
+            })?;
+            Ok(grad.into_any())
+        }
+        Want::Both => {
+            let grad = new_array::<T>(py, x.shape());
+            let scale = GradScale::Uniform(scalar_grad_scale(red, 1.0, denominator));
+            let mut rw = grad
+                .try_readwrite()
+                .map_err(|e| Error::Value(format!("gradient cannot be written: {e}")))?;
+            let g = rw.as_slice_mut().map_err(|_| {
+                Error::Value("internal error: gradient is not contiguous".to_owned())
+            })?;
+            let loss = run_loss(py, red, &ax.loss_shape, |losses| {
+                forward_backward(xs, kernel_target, eps, lay, losses, g, scale)
+            })?;
+            drop(rw);
+            Ok(PyTuple::new(py, [loss, grad.into_any()])
+                .map_err(Error::Python)?
+                .into_any())
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The only code that touches pyo3/numpy. Each function is extract → validate → detach → convert:
+//! borrow the arrays, check every shape, dtype and value (nothing is written before that), run
+//! the kernel with the GIL released through [`detached`], and hand back a NumPy array or scalar.
+//!
+//! The Python layer (`python/softloss/functional.py`) has already normalised dtypes (float16 →
+//! float32, integer targets → int64, non-native byte order → native), so arrays arrive here as
+//! `float32`/`float64` in any memory layout.
+
+mod array;
+mod bce;
+mod cross_entropy;
+mod nll;
+mod softmax;
+mod targets;
+
+use pyo3::prelude::*;
+
+pub use array::FloatArray;
+
+/// Adds every native function to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    softmax::register(m)?;
+    nll::register(m)?;
+    cross_entropy::register(m)?;
+    bce::register(m)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// Sets the number of threads of softloss's private pool (rebuilt on the next parallel call).
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    let ok = usize::try_from(n).is_ok_and(crate::parallel::set_num_threads);
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Value(format!(
+            "set_num_threads: n must be a positive integer, got {n}"
+        ))
+        .into())
+    }
+}
+
+/// The number of threads softloss's kernels use.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::parallel::num_threads()
+}

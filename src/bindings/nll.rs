@@ -1,0 +1,93 @@
+//! Bindings of nll_loss and its backward pass.
+
+use super::array::{borrow, borrow_opt, contiguous, dispatch, fill, parse_reduction, slice, Float};
+use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
+use super::FloatArray;
+use crate::error::Result;
+use crate::kernels::nll;
+use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(nll_loss, m)?)?;
+    m.add_function(wrap_pyfunction!(nll_loss_backward, m)?)?;
+    Ok(())
+}
+
+/// `nll_loss(input, target, weight, ignore_index, reduction, axis)`; `target` is int64.
+#[pyfunction]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", axis=None))]
+fn nll_loss<'py>(
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    axis: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reduction = parse_reduction(reduction)?;
+    let target = borrow::<i64>(target, "target")?;
+    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
+        let weight = borrow_opt(weight, "weight")?;
+        forward_t(&x, &target, weight.as_ref(), ignore_index, reduction, axis)
+    })?)
+}
+
+fn forward_t<'py, T: Float>(
+    x: &PyReadonlyArrayDyn<'py, T>,
+    target: &PyReadonlyArrayDyn<'py, i64>,
+    weight: Option<&PyReadonlyArrayDyn<'py, T>>,
+    ignore_index: i64,
+    reduction: crate::kernels::Reduction,
+    axis: Option<isize>,
+) -> Result<Bound<'py, PyAny>> {
+    let ax = ClassAxis::new(x.shape(), axis)?;
+    let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
+    let targets = data.targets(ax.layout.classes)?;
+    let xc = contiguous(x);
+    let xs = slice(&xc)?;
+    run_loss(x.py(), reduction, &ax.loss_shape, |losses| {
+        nll::forward(xs, &targets, ax.layout, losses)
+    })
+}
+
+/// `nll_loss_backward(grad_output, input, target, weight, ignore_index, reduction, axis)`.
+#[pyfunction]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction="mean", axis=None))]
+fn nll_loss_backward<'py>(
+    grad_output: &Bound<'py, PyAny>,
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+    axis: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reduction = parse_reduction(reduction)?;
+    let target = borrow::<i64>(target, "target")?;
+    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
+        let go = borrow(grad_output, "grad_output")?;
+        let weight = borrow_opt(weight, "weight")?;
+        backward_t(&go, &x, &target, weight.as_ref(), ignore_index, reduction, axis)
+    })?)
+}
+
+fn backward_t<'py, T: Float>(
+    go: &PyReadonlyArrayDyn<'py, T>,
+    x: &PyReadonlyArrayDyn<'py, T>,
+    target: &PyReadonlyArrayDyn<'py, i64>,
+    weight: Option<&PyReadonlyArrayDyn<'py, T>>,
+    ignore_index: i64,
+    reduction: crate::kernels::Reduction,
+    axis: Option<isize>,
+) -> Result<Bound<'py, PyAny>> {
+    let py = x.py();
+    let ax = ClassAxis::new(x.shape(), axis)?;
+    let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
+    let targets = data.targets(ax.layout.classes)?;
+    let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
+    let scale = go.scale(reduction, targets.weight_sum(ax.layout.classes))?;
+    let grad = PyArrayDyn::<T>::zeros(py, x.shape(), false);
+    fill(py, &grad, |g| nll::backward(&targets, ax.layout, scale, g))?;
+    Ok(grad.into_any())
+}

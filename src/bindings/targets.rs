@@ -1,0 +1,191 @@
+//! Validation and conversion shared by the loss bindings: the class axis, target shapes and
+//! values, class weights, `grad_output`, and turning a [`LossSum`] into the Python result.
+
+use super::array::{contiguous, detached, fill, new_array, normalize_axis, slice, Float};
+use crate::error::{shape_str, Error, Result};
+use crate::kernels::nll::ClassTargets;
+use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Real, Reduction};
+use numpy::ndarray::{CowArray, IxDyn};
+use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyFloat;
+
+/// The class axis and layout of a loss input, and the shape its targets / per-element losses have.
+pub struct ClassAxis {
+    /// `(outer, classes, inner)` around the class axis.
+    pub layout: Layout,
+    /// The class axis, normalised.
+    pub axis: usize,
+    /// The input's shape without the class axis.
+    pub loss_shape: Vec<usize>,
+}
+
+impl ClassAxis {
+    /// PyTorch's convention for `axis=None` (1, or 0 for a 1-D input); an int selects the axis.
+    pub fn new(input_shape: &[usize], axis: Option<isize>) -> Result<Self> {
+        let ndim = input_shape.len();
+        if ndim == 0 {
+            return Err(Error::Value(
+                "input must have at least 1 dimension (the class axis), got a 0-d array".to_owned(),
+            ));
+        }
+        let axis = match axis {
+            None => usize::from(ndim >= 2),
+            Some(a) => normalize_axis(a, ndim)?,
+        };
+        let mut loss_shape = input_shape.to_vec();
+        loss_shape.remove(axis);
+        Ok(ClassAxis {
+            layout: Layout::new(input_shape, axis),
+            axis,
+            loss_shape,
+        })
+    }
+
+    /// Checks the shape of class targets (or of a per-element `grad_output`).
+    pub fn check_loss_shape(&self, got: &[usize], name: &str, input_shape: &[usize]) -> Result<()> {
+        if got == self.loss_shape.as_slice() {
+            return Ok(());
+        }
+        Err(Error::Value(format!(
+            "{name} shape {} does not match input shape {}: expected {} (the input without its class axis {})",
+            shape_str(got),
+            shape_str(input_shape),
+            shape_str(&self.loss_shape),
+            self.axis
+        )))
+    }
+}
+
+/// Checks that class weights are 1-D of length `classes`.
+pub fn check_class_weight(shape: &[usize], classes: usize) -> Result<()> {
+    if shape == [classes] {
+        Ok(())
+    } else {
+        Err(Error::Value(format!(
+            "weight must be a 1-D array with one entry per class ({classes}), got shape {}",
+            shape_str(shape)
+        )))
+    }
+}
+
+/// Checks every class target against `[0, classes)` (ignored values pass).
+pub fn check_targets<T: Real>(t: &ClassTargets<'_, T>, classes: usize) -> Result<()> {
+    match t.first_invalid(classes) {
+        None => Ok(()),
+        Some(v) => Err(Error::Index(format!(
+            "target {v} is out of bounds: class targets must lie in [0, {classes}) or equal ignore_index ({})",
+            t.ignore_index
+        ))),
+    }
+}
+
+/// Borrowed, C-contiguous class targets and weights.
+pub struct ClassData<'a, T: Float> {
+    target: CowArray<'a, i64, IxDyn>,
+    weight: Option<CowArray<'a, T, IxDyn>>,
+    ignore_index: i64,
+}
+
+impl<'a, T: Float> ClassData<'a, T> {
+    /// Validates `target` (shape) and `weight` (shape) against the input's class axis.
+    pub fn new(
+        axis: &ClassAxis,
+        input_shape: &[usize],
+        target: &'a PyReadonlyArrayDyn<'_, i64>,
+        weight: Option<&'a PyReadonlyArrayDyn<'_, T>>,
+        ignore_index: i64,
+    ) -> Result<Self> {
+        axis.check_loss_shape(target.shape(), "target", input_shape)?;
+        if let Some(w) = weight {
+            check_class_weight(w.shape(), axis.layout.classes)?;
+        }
+        Ok(ClassData {
+            target: contiguous(target),
+            weight: weight.map(contiguous),
+            ignore_index,
+        })
+    }
+
+    /// The kernel's view, with every target value checked.
+    pub fn targets(&self, classes: usize) -> Result<ClassTargets<'_, T>> {
+        let weight = self.weight.as_ref().map(slice).transpose()?;
+        let t = ClassTargets {
+            target: slice(&self.target)?,
+            weight,
+            ignore_index: self.ignore_index,
+        };
+        check_targets(&t, classes)?;
+        Ok(t)
+    }
+}
+
+/// A checked `grad_output`: one scalar (mean, sum) or one value per loss element (none).
+pub enum GradOutput<'a, T: Float> {
+    /// The scalar grad_output of a mean or sum.
+    Scalar(f64),
+    /// Per-element grad_output, C-contiguous, shaped like the unreduced loss.
+    PerElement(CowArray<'a, T, IxDyn>),
+}
+
+impl<'a, T: Float> GradOutput<'a, T> {
+    /// Checks `go` against the reduction: 0-d for mean/sum, `loss_shape` for none.
+    pub fn new(
+        go: &'a PyReadonlyArrayDyn<'_, T>,
+        reduction: Reduction,
+        loss_shape: &[usize],
+    ) -> Result<Self> {
+        if reduction == Reduction::None {
+            if go.shape() != loss_shape {
+                return Err(Error::Value(format!(
+                    "grad_output shape {} does not match the loss shape {} (reduction='none')",
+                    shape_str(go.shape()),
+                    shape_str(loss_shape)
+                )));
+            }
+            return Ok(GradOutput::PerElement(contiguous(go)));
+        }
+        match (go.ndim(), go.as_array().iter().next()) {
+            (0, Some(v)) => Ok(GradOutput::Scalar(v.to_f64())),
+            _ => Err(Error::Value(format!(
+                "grad_output must be a scalar for reduction='{}', got shape {}",
+                if reduction == Reduction::Mean {
+                    "mean"
+                } else {
+                    "sum"
+                },
+                shape_str(go.shape())
+            ))),
+        }
+    }
+
+    /// The per-element scale, dividing a scalar by `denominator` for mean.
+    pub fn scale(&self, reduction: Reduction, denominator: f64) -> Result<GradScale<'_, T>> {
+        match self {
+            GradOutput::Scalar(g) => Ok(GradScale::Uniform(scalar_grad_scale(
+                reduction,
+                *g,
+                denominator,
+            ))),
+            GradOutput::PerElement(a) => Ok(GradScale::PerElement(slice(a)?)),
+        }
+    }
+}
+
+/// Runs a loss kernel and converts its result: an array shaped `loss_shape` for none (the kernel
+/// gets one slot per element), otherwise a Python float (the caller rounds it to the dtype).
+pub fn run_loss<'py, T: Float>(
+    py: Python<'py>,
+    reduction: Reduction,
+    loss_shape: &[usize],
+    kernel: impl Send + FnOnce(&mut [T]) -> LossSum,
+) -> Result<Bound<'py, PyAny>> {
+    if reduction == Reduction::None {
+        let losses = new_array::<T>(py, loss_shape);
+        fill(py, &losses, kernel)?;
+        Ok(losses.into_any())
+    } else {
+        let sum = detached(py, || kernel(&mut []));
+        Ok(PyFloat::new(py, sum.reduce(reduction)).into_any())
+    }
+}

@@ -1,0 +1,175 @@
+//! Negative log-likelihood over log-probabilities, with class weights and an ignored class.
+//!
+//! Formula, for row i with target t_i and weight w: `l_i = -w[t_i] * input[i, t_i]`, and
+//! `l_i = 0` where `t_i == ignore_index` (compared before the range check). Reductions: none keeps
+//! the l_i; sum adds them; mean divides the sum by `W = sum of w[t_i]` over the non-ignored rows
+//! (their count without weights), so all-ignored gives `0 / 0 = NaN`.
+//!
+//! Stability: no arithmetic beyond one product per row; sums are accumulated in `f64` in row order.
+//!
+//! Gradient: zero except `[i, t_i] = -w[t_i] * s_i` with `s_i = go_i` (none), `go` (sum) or
+//! `go / W` (mean).
+
+use super::{GradScale, Layout, LossSum, Real};
+
+/// Class targets (one per row), optional per-class weights and the ignored value.
+#[derive(Clone, Copy, Debug)]
+pub struct ClassTargets<'a, T> {
+    /// One class index per row, `outer * inner` of them in row order.
+    pub target: &'a [i64],
+    /// Per-class weights (length `classes`), or `None` for all ones.
+    pub weight: Option<&'a [T]>,
+    /// Rows whose target equals this value contribute nothing.
+    pub ignore_index: i64,
+}
+
+impl<T: Real> ClassTargets<'_, T> {
+    /// The first target that is neither `ignore_index` nor in `[0, classes)`.
+    #[must_use]
+    pub fn first_invalid(&self, classes: usize) -> Option<i64> {
+        self.target
+            .iter()
+            .copied()
+            .find(|&t| t != self.ignore_index && usize::try_from(t).map_or(true, |c| c >= classes))
+    }
+
+    /// The class of row `k`, or `None` when it is ignored (or, defensively, out of range).
+    #[inline]
+    #[must_use]
+    pub fn class_of(&self, k: usize, classes: usize) -> Option<usize> {
+        let t = *self.target.get(k)?;
+        if t == self.ignore_index {
+            return None;
+        }
+        usize::try_from(t).ok().filter(|&c| c < classes)
+    }
+
+    /// The weight of class `c` (1 without weights).
+    #[inline]
+    #[must_use]
+    pub fn weight_of(&self, c: usize) -> f64 {
+        self.weight
+            .and_then(|w| w.get(c))
+            .map_or(1.0, |v| v.to_f64())
+    }
+
+    /// `W`: the sum of `w[t_i]` over the non-ignored rows, in row order.
+    #[must_use]
+    pub fn weight_sum(&self, classes: usize) -> f64 {
+        (0..self.target.len())
+            .filter_map(|k| self.class_of(k, classes))
+            .map(|c| self.weight_of(c))
+            .sum()
+    }
+}
+
+/// Index of element `(o, c, j)` of a `(outer, classes, inner)` array, for row `k = o * inner + j`.
+#[inline]
+#[must_use]
+pub fn element_index(layout: Layout, k: usize, c: usize) -> usize {
+    let (o, j) = (k / layout.inner, k % layout.inner);
+    (o * layout.classes + c) * layout.inner + j
+}
+
+/// The losses of every row: written to `losses` when it has one slot per row (reduction none),
+/// and summed with their weights either way.
+pub fn forward<T: Real>(
+    input: &[T],
+    targets: &ClassTargets<'_, T>,
+    layout: Layout,
+    losses: &mut [T],
+) -> LossSum {
+    let mut sum = LossSum::default();
+    for k in 0..layout.rows() {
+        let (loss, weight) = match targets.class_of(k, layout.classes) {
+            Some(c) => {
+                let w = targets.weight_of(c);
+                let v = input
+                    .get(element_index(layout, k, c))
+                    .map_or(f64::NAN, |v| v.to_f64());
+                (-w * v, w)
+            }
+            None => (0.0, 0.0),
+        };
+        if let Some(slot) = losses.get_mut(k) {
+            *slot = T::from_f64(loss);
+        }
+        sum = sum + LossSum { loss, weight };
+    }
+    sum
+}
+
+/// Writes the gradient into `grad`, which the caller has zero-filled (length `layout.len()`).
+pub fn backward<T: Real>(
+    targets: &ClassTargets<'_, T>,
+    layout: Layout,
+    scale: GradScale<'_, T>,
+    grad: &mut [T],
+) {
+    for k in 0..layout.rows() {
+        if let Some(c) = targets.class_of(k, layout.classes) {
+            if let Some(g) = grad.get_mut(element_index(layout, k, c)) {
+                *g = T::from_f64(-targets.weight_of(c) * scale.at(k));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Reduction;
+
+    #[test]
+    fn weighted_mean_ignores_rows() {
+        let x = [-1.0f64, -2.0, -3.0, -4.0, -5.0, -6.0];
+        let w = [1.0, 2.0, 3.0];
+        let t = ClassTargets {
+            target: &[2, -100],
+            weight: Some(&w),
+            ignore_index: -100,
+        };
+        let l = Layout::new(&[2, 3], 1);
+        let s = forward(&x, &t, l, &mut []);
+        assert!((s.reduce(Reduction::Mean) - 3.0).abs() < 1e-15);
+        let mut g = vec![0.0; 6];
+        backward(&t, l, GradScale::Uniform(0.5), &mut g);
+        assert_eq!(g, [0.0, 0.0, -1.5, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn invalid_targets_are_found_but_ignored_ones_are_not() {
+        let t = ClassTargets::<f32> {
+            target: &[0, 7, 3],
+            weight: None,
+            ignore_index: 7,
+        };
+        assert_eq!(t.first_invalid(3), Some(3));
+        let t = ClassTargets::<f32> {
+            target: &[0, -1],
+            weight: None,
+            ignore_index: -100,
+        };
+        assert_eq!(t.first_invalid(3), Some(-1));
+        let t = ClassTargets::<f32> {
+            target: &[2, -100],
+            weight: None,
+            ignore_index: -100,
+        };
+        assert_eq!(t.first_invalid(3), None);
+    }
+
+    #[test]
+    fn class_axis_in_the_middle() {
+        // (1, 2, 3) with classes on axis 1: row j picks x[0, t_j, j].
+        let x = [1.0f64, 2.0, 3.0, 10.0, 20.0, 30.0];
+        let t = ClassTargets {
+            target: &[1, 0, 1],
+            weight: None,
+            ignore_index: -100,
+        };
+        let mut l = vec![0.0; 3];
+        forward(&x, &t, Layout::new(&[1, 2, 3], 1), &mut l);
+        assert_eq!(l, [-10.0, -2.0, -30.0]);
+    }
+}

@@ -1,0 +1,175 @@
+//! The crate's one private rayon pool, the size thresholds, thread-count control and a fork guard.
+//!
+//! * Thread count: `SOFTLOSS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else the CPU count;
+//!   [`set_num_threads`] rebuilds the pool. The global rayon pool is never used.
+//! * Work is split into chunks of whole items (rows or `(classes, inner)` blocks) of at least
+//!   [`TASK_ELEMS`] elements. The chunking depends only on the sizes, never on the thread count, and
+//!   per-chunk results come back in chunk order, so reductions are bitwise reproducible.
+//! * Below [`PARALLEL_MIN_ELEMS`] everything runs on the calling thread.
+//! * Fork guard: the pool remembers the process id that built it; a forked child (whose copy of
+//!   the pool has no threads) builds a fresh pool instead of waiting forever on the parent's.
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Minimum elements per task (64 KiB of f32): smaller tasks cost more to schedule than to run.
+pub const TASK_ELEMS: usize = 16 * 1024;
+/// Below this many elements a call stays on the calling thread.
+pub const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
+
+/// Requested thread count; 0 means "not read from the environment yet".
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The pool and the process id that built it.
+static POOL: Mutex<Option<(Arc<ThreadPool>, u32)>> = Mutex::new(None);
+
+fn env_threads() -> usize {
+    ["SOFTLOSS_NUM_THREADS", "RAYON_NUM_THREADS"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find_map(|v| v.trim().parse::<usize>().ok().filter(|&n| n > 0))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// The number of threads parallel kernels use.
+#[must_use]
+pub fn num_threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = env_threads();
+            // Another thread may have raced us with set_num_threads: keep whatever is there.
+            match THREADS.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => n,
+                Err(current) => current,
+            }
+        }
+        n => n,
+    }
+}
+
+/// Sets the thread count (`n >= 1`) and drops the current pool; the next parallel call builds a
+/// new one. Returns `false` (and changes nothing) for `n == 0`.
+pub fn set_num_threads(n: usize) -> bool {
+    if n == 0 {
+        return false;
+    }
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    THREADS.store(n, Ordering::Relaxed);
+    *pool = None;
+    true
+}
+
+/// The pool for this process, built on first use (or after `set_num_threads`, or after a fork).
+fn pool() -> Option<Arc<ThreadPool>> {
+    let pid = std::process::id();
+    let mut slot = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((pool, owner)) = slot.as_ref() {
+        if *owner == pid {
+            return Some(Arc::clone(pool));
+        }
+        // Forked child: the parent's workers do not exist here. Leak the copy rather than run its
+        // destructor, which would signal threads that are not there.
+        if let Some((stale, _)) = slot.take() {
+            std::mem::forget(stale);
+        }
+    }
+    let built = ThreadPoolBuilder::new()
+        .num_threads(num_threads())
+        .thread_name(|i| format!("softloss-{i}"))
+        .build()
+        .ok()
+        .map(Arc::new)?;
+    *slot = Some((Arc::clone(&built), pid));
+    Some(built)
+}
+
+/// Items per chunk so that each chunk holds at least [`TASK_ELEMS`] elements.
+#[must_use]
+pub fn items_per_chunk(item_elems: usize) -> usize {
+    TASK_ELEMS.div_ceil(item_elems.max(1)).max(1)
+}
+
+/// Runs `f` over fixed chunks of `items` items, handing each chunk its item range and its pieces of
+/// `out_a` and `out_b` (`a_per` and `b_per` elements per item; either may be 0 with an empty
+/// slice). `item_elems` is the work per item, for the size thresholds. Returns the chunk results
+/// in chunk order, whatever the thread count.
+pub fn map_chunks<A, B, R, F>(
+    items: usize,
+    item_elems: usize,
+    out_a: &mut [A],
+    a_per: usize,
+    out_b: &mut [B],
+    b_per: usize,
+    f: F,
+) -> Vec<R>
+where
+    A: Send,
+    B: Send,
+    R: Send,
+    F: Fn(Range<usize>, &mut [A], &mut [B]) -> R + Sync,
+{
+    let per = items_per_chunk(item_elems);
+    let n_chunks = items.div_ceil(per);
+    let run = |c: usize, a: &mut [A], b: &mut [B]| f(c * per..((c + 1) * per).min(items), a, b);
+    let a_parts = chunk_or_empty(out_a, a_per * per, n_chunks);
+    let b_parts = chunk_or_empty(out_b, b_per * per, n_chunks);
+    let parallel =
+        n_chunks > 1 && items.saturating_mul(item_elems) >= PARALLEL_MIN_ELEMS && num_threads() > 1;
+    let pool = if parallel { pool() } else { None };
+    match pool {
+        Some(pool) => pool.install(|| {
+            a_parts
+                .into_par_iter()
+                .zip(b_parts)
+                .enumerate()
+                .map(|(c, (a, b))| run(c, a, b))
+                .collect()
+        }),
+        None => a_parts
+            .into_iter()
+            .zip(b_parts)
+            .enumerate()
+            .map(|(c, (a, b))| run(c, a, b))
+            .collect(),
+    }
+}
+
+/// Splits `s` into `n` consecutive pieces of `width` elements (the last may be shorter); a zero
+/// width (where `chunks_mut` would panic) gives `n` empty pieces.
+fn chunk_or_empty<T>(s: &mut [T], width: usize, n: usize) -> Vec<&mut [T]> {
+    if width == 0 {
+        return (0..n).map(|_| <&mut [T]>::default()).collect();
+    }
+    let mut parts: Vec<&mut [T]> = s.chunks_mut(width).collect();
+    parts.resize_with(n, <&mut [T]>::default);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_item_once_in_order() {
+        let items = 100_000;
+        let mut out = vec![0u32; items * 2];
+        let ranges = map_chunks(items, 8, &mut out, 2, &mut [] as &mut [u8], 0, |r, a, _| {
+            for (k, v) in a.iter_mut().enumerate() {
+                *v = (r.start * 2 + k) as u32;
+            }
+            r
+        });
+        assert!(out.iter().enumerate().all(|(i, &v)| v as usize == i));
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(ranges.last().map(|r| r.end), Some(items));
+    }
+
+    #[test]
+    fn thread_count_rejects_zero() {
+        assert!(!set_num_threads(0));
+        assert!(num_threads() >= 1);
+    }
+}
