@@ -17,8 +17,10 @@ pub enum FloatArray<'py> {
 impl<'py> FloatArray<'py> {
     /// Borrows `obj` as a float32 or float64 array; a TypeError names `name` otherwise.
     pub fn extract(obj: &Bound<'py, PyAny>, name: &str) -> Result<Self> {
-        if let Ok(a) = borrow::<f32>(obj, name) {
-            return Ok(FloatArray::F32(a));
+        // A cheap type check first: building the error message of a failed float32 borrow would
+        // cost a float64 caller several Python calls.
+        if obj.cast::<PyArrayDyn<f32>>().is_ok() {
+            return borrow::<f32>(obj, name).map(FloatArray::F32);
         }
         borrow::<f64>(obj, name).map(FloatArray::F64)
     }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::{forward_backward, Target};
 use crate::kernels::{scalar_grad_scale, GradScale, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
-use numpy::{PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -119,8 +119,8 @@ enum Borrowed<'py, T: Float> {
 }
 
 fn borrow_target<'py, T: Float>(target: &Bound<'py, PyAny>) -> Result<Borrowed<'py, T>> {
-    if let Ok(t) = borrow::<i64>(target, "target") {
-        return Ok(Borrowed::Class(t));
+    if target.cast::<PyArrayDyn<i64>>().is_ok() {
+        return borrow::<i64>(target, "target").map(Borrowed::Class);
     }
     borrow::<T>(target, "target")
         .map(Borrowed::Prob)

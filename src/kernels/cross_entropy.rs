@@ -80,7 +80,10 @@ pub fn forward_backward<T: Real>(
     scale: GradScale<'_, T>,
 ) -> LossSum {
     let block = layout.block_len();
-    if layout.is_empty() {
+    if layout.classes == 0 {
+        // No classes: every (necessarily ignored) class target and every empty probability row
+        // contributes 0.
+        losses.fill(T::ZERO);
         return LossSum::default();
     }
     let weight_total = (0..layout.classes).map(|c| target.class_weight(c)).sum();

@@ -1,0 +1,83 @@
+# Stub of the Rust extension module softloss._native (src/bindings). Arrays arrive already
+# normalised by softloss._prep: float32/float64 inputs, int64 class targets.
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+_F = NDArray[np.floating[Any]]
+
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def softmax(input: _F, axis: int = -1, out: _F | None = None) -> _F: ...
+def log_softmax(input: _F, axis: int = -1, out: _F | None = None) -> _F: ...
+def softmax_backward(grad_output: _F, output: _F, axis: int = -1, out: _F | None = None) -> _F: ...
+def log_softmax_backward(grad_output: _F, output: _F, axis: int = -1, out: _F | None = None) -> _F: ...
+def nll_loss(
+    input: _F,
+    target: NDArray[np.int64],
+    weight: _F | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    axis: int | None = None,
+) -> float | _F: ...
+def nll_loss_backward(
+    grad_output: _F,
+    input: _F,
+    target: NDArray[np.int64],
+    weight: _F | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    axis: int | None = None,
+) -> _F: ...
+def cross_entropy(
+    input: _F,
+    target: NDArray[Any],
+    weight: _F | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    axis: int | None = None,
+) -> float | _F: ...
+def cross_entropy_backward(
+    grad_output: _F,
+    input: _F,
+    target: NDArray[Any],
+    weight: _F | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    axis: int | None = None,
+) -> _F: ...
+def cross_entropy_with_grad(
+    input: _F,
+    target: NDArray[Any],
+    weight: _F | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    axis: int | None = None,
+) -> tuple[float | _F, _F]: ...
+def binary_cross_entropy(
+    input: _F, target: _F, weight: _F | None = None, reduction: str = "mean"
+) -> float | _F: ...
+def binary_cross_entropy_backward(
+    grad_output: _F, input: _F, target: _F, weight: _F | None = None, reduction: str = "mean"
+) -> _F: ...
+def binary_cross_entropy_with_logits(
+    input: _F,
+    target: _F,
+    weight: _F | None = None,
+    pos_weight: _F | None = None,
+    reduction: str = "mean",
+) -> float | _F: ...
+def binary_cross_entropy_with_logits_backward(
+    grad_output: _F,
+    input: _F,
+    target: _F,
+    weight: _F | None = None,
+    pos_weight: _F | None = None,
+    reduction: str = "mean",
+) -> _F: ...
