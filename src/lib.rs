@@ -6,6 +6,7 @@
 pub mod error;
 pub mod kernels;
 pub mod parallel;
+pub mod simd;
 
 mod bindings;
 

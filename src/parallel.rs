@@ -113,6 +113,12 @@ where
     let per = items_per_chunk(item_elems);
     let n_chunks = items.div_ceil(per);
     let run = |c: usize, a: &mut [A], b: &mut [B]| f(c * per..((c + 1) * per).min(items), a, b);
+    if n_chunks == 1 {
+        // The common small call: no splitting, no allocation beyond the result.
+        let a = if a_per == 0 { &mut [] } else { out_a };
+        let b = if b_per == 0 { &mut [] } else { out_b };
+        return vec![run(0, a, b)];
+    }
     let a_parts = chunk_or_empty(out_a, a_per * per, n_chunks);
     let b_parts = chunk_or_empty(out_b, b_per * per, n_chunks);
     let parallel =

@@ -41,6 +41,11 @@ SIGNATURES = {
     "binary_cross_entropy_with_logits_backward": [
         ("grad_output", P, NO_DEFAULT), ("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
         ("weight", P, None), ("pos_weight", P, None), ("reduction", P, "mean")],
+    "binary_cross_entropy_with_grad": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
+                                       ("weight", P, None), ("reduction", P, "mean")],
+    "binary_cross_entropy_with_logits_with_grad": [
+        ("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
+        ("weight", P, None), ("pos_weight", P, None), ("reduction", P, "mean")],
 }
 NN_SIGNATURES = {
     "Softmax": [("axis", P, -1)],

@@ -4,13 +4,15 @@ Forward and backward passes of the ``torch.nn.functional`` softmax family, compu
 core on a private thread pool with the GIL released. Use ``axis`` where PyTorch says ``dim``.
 """
 
-from softloss import nn
+from softloss import _native, nn
 from softloss._native import __version__, get_num_threads, set_num_threads
 from softloss.functional import (
     binary_cross_entropy,
     binary_cross_entropy_backward,
+    binary_cross_entropy_with_grad,
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_backward,
+    binary_cross_entropy_with_logits_with_grad,
     cross_entropy,
     cross_entropy_backward,
     cross_entropy_with_grad,
@@ -26,8 +28,11 @@ __all__ = [
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_grad",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_with_grad",
+    "config",
     "cross_entropy",
     "cross_entropy_backward",
     "cross_entropy_with_grad",
@@ -41,3 +46,21 @@ __all__ = [
     "softmax",
     "softmax_backward",
 ]
+
+
+def config() -> dict[str, object]:
+    """How this process runs softloss.
+
+    Returns
+    -------
+    dict
+        ``version``; ``simd``, the active instruction-set path (``"avx512"``, ``"avx2"``,
+        ``"neon"`` or ``"scalar"``, lowered by the ``SOFTLOSS_SIMD`` environment variable);
+        ``simd_supported``, every path this CPU can run; ``threads``, the thread count.
+    """
+    return {
+        "version": __version__,
+        "simd": _native.simd_path(),
+        "simd_supported": _native.simd_paths(),
+        "threads": get_num_threads(),
+    }

@@ -14,8 +14,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+_NATIVE = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+_INT64 = np.dtype(np.int64)
 _INT64_MAX = np.iinfo(np.int64).max
+
+
+def is_native(a: object) -> bool:
+    """True for an ndarray the kernels take as it is (native-order float32/float64): the fast path."""
+    return type(a) is np.ndarray and a.dtype in _NATIVE
+
+
+def is_native_target(t: object) -> bool:
+    """True for an int64 ndarray of class indices (the fast path)."""
+    return type(t) is np.ndarray and t.dtype == _INT64
 
 
 def _describe(a: np.ndarray[Any, Any]) -> str:

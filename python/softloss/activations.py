@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from softloss import _native
-from softloss._prep import check_out, detach_from_out, float_input, like
+from softloss._prep import check_out, detach_from_out, float_input, is_native, like
 
 __all__ = ["log_softmax", "log_softmax_backward", "softmax", "softmax_backward"]
 
@@ -58,6 +58,8 @@ def softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None
     >>> softmax([1010.0, 1000.0, 990.0])
     array([9.99954600e-01, 4.53978686e-05, 2.06106005e-09])
     """
+    if out is None and is_native(input):
+        return _native.softmax(input, axis)  # type: ignore[arg-type]
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.softmax, [x], dtype, axis, out)
 
@@ -74,6 +76,8 @@ def log_softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = 
     >>> log_softmax([0.3, 2.9, 4.0]).round(4)
     array([-4.0057, -1.4057, -0.3057])
     """
+    if out is None and is_native(input):
+        return _native.log_softmax(input, axis)  # type: ignore[arg-type]
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.log_softmax, [x], dtype, axis, out)
 

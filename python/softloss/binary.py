@@ -14,8 +14,10 @@ from softloss.losses import Loss, Reduction
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_grad",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_with_grad",
 ]
 
 
@@ -96,3 +98,43 @@ def binary_cross_entropy_with_logits_backward(
     go = like(grad_output, x.dtype, "grad_output")
     grad = _native.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction)
     return finish(grad, dtype)  # type: ignore[no-any-return]
+
+
+def binary_cross_entropy_with_grad(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: Reduction = "mean"
+) -> tuple[Loss, NDArray[Any]]:
+    """``(binary_cross_entropy(...), binary_cross_entropy_backward(1, ...))`` in one pass.
+
+    The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``).
+
+    Examples
+    --------
+    >>> loss, grad = binary_cross_entropy_with_grad([0.25, 0.5], [0.0, 1.0], reduction="sum")
+    >>> grad
+    array([ 1.33333333, -2.        ])
+    """
+    x, y, w, _, dtype = _args(input, target, weight, None)
+    loss, grad = _native.binary_cross_entropy_with_grad(x, y, w, reduction)
+    return finish(loss, dtype), finish(grad, dtype)
+
+
+def binary_cross_entropy_with_logits_with_grad(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    pos_weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+) -> tuple[Loss, NDArray[Any]]:
+    """``(binary_cross_entropy_with_logits(...), ..._backward(1, ...))`` in one pass over the logits.
+
+    The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``).
+
+    Examples
+    --------
+    >>> loss, grad = binary_cross_entropy_with_logits_with_grad([0.0, 2.0], [1.0, 0.0])
+    >>> grad.round(4)
+    array([-0.25  ,  0.4404])
+    """
+    x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
+    loss, grad = _native.binary_cross_entropy_with_logits_with_grad(x, y, w, pw, reduction)
+    return finish(loss, dtype), finish(grad, dtype)

@@ -4,8 +4,10 @@ from softloss.activations import log_softmax, log_softmax_backward, softmax, sof
 from softloss.binary import (
     binary_cross_entropy,
     binary_cross_entropy_backward,
+    binary_cross_entropy_with_grad,
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_backward,
+    binary_cross_entropy_with_logits_with_grad,
 )
 from softloss.losses import (
     cross_entropy,
@@ -18,8 +20,10 @@ from softloss.losses import (
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_grad",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_with_grad",
     "cross_entropy",
     "cross_entropy_backward",
     "cross_entropy_with_grad",

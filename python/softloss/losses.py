@@ -8,7 +8,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from softloss import _native
-from softloss._prep import class_target, finish, float_input, is_class_target, like
+from softloss._prep import (
+    class_target,
+    finish,
+    float_input,
+    is_class_target,
+    is_native,
+    is_native_target,
+    like,
+)
 
 __all__ = [
     "cross_entropy",
@@ -69,6 +77,8 @@ def nll_loss(
     >>> float(nll_loss(logp, [0, 2]).round(6))
     0.289909
     """
+    if weight is None and is_native(input) and is_native_target(target):
+        return finish(_native.nll_loss(input, target, None, ignore_index, reduction, axis), input.dtype)  # type: ignore[arg-type, union-attr]
     x, dtype = float_input(input)
     t = class_target(target)
     return finish(_native.nll_loss(x, t, _weight(weight, x.dtype), ignore_index, reduction, axis), dtype)
@@ -128,6 +138,9 @@ def cross_entropy(
     >>> float(cross_entropy(scores, [0, 2, 1]).round(6))
     0.362443
     """
+    if weight is None and is_native(input) and is_native_target(target):
+        loss = _native.cross_entropy(input, target, None, ignore_index, reduction, label_smoothing, axis)  # type: ignore[arg-type]
+        return finish(loss, input.dtype)  # type: ignore[union-attr]
     x, dtype = float_input(input)
     t = _ce_target(target, x.dtype)
     loss = _native.cross_entropy(
@@ -188,6 +201,11 @@ def cross_entropy_with_grad(
     >>> grad.round(4)
     array([[-0.1192,  0.1192]])
     """
+    if weight is None and is_native(input) and is_native_target(target):
+        loss, grad = _native.cross_entropy_with_grad(
+            input, target, None, ignore_index, reduction, label_smoothing, axis  # type: ignore[arg-type]
+        )
+        return finish(loss, input.dtype), grad  # type: ignore[union-attr]
     x, dtype = float_input(input)
     loss, grad = _native.cross_entropy_with_grad(
         x,

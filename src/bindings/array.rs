@@ -118,22 +118,80 @@ pub fn same_shape(a: &[usize], a_name: &str, b: &[usize], b_name: &str) -> Resul
     }
 }
 
-/// A new uninitialised C-contiguous array; the caller writes every element before returning it.
-pub fn new_array<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> Bound<'py, PyArrayDyn<T>> {
-    // SAFETY: f32/f64 have no invalid bit patterns and every caller fills the whole array (the
-    // kernels write each element) before it becomes visible to Python.
-    unsafe { PyArrayDyn::<T>::new(py, shape, false) }
+/// Below this much work (elements touched) a call keeps the GIL: releasing and re-taking it costs
+/// more than the work, and microsecond calls are part of the contract.
+pub const DETACH_MIN_WORK: usize = 32 * 1024;
+
+/// The one place array work runs: with the GIL released unless the work is tiny.
+pub fn detached<R: Send>(py: Python<'_>, work: usize, f: impl Send + FnOnce() -> R) -> R {
+    if work < DETACH_MIN_WORK {
+        f()
+    } else {
+        py.detach(f)
+    }
+}
+
+/// An array a result is written to: one allocated by this call, or the caller's `out=`.
+pub struct Output<'py, T> {
+    array: Bound<'py, PyArrayDyn<T>>,
+    /// Allocated here and not yet seen by Python, so no other reference to it exists.
+    fresh: bool,
+}
+
+impl<'py, T: Element + Send> Output<'py, T> {
+    /// A new uninitialised C-contiguous array; the caller fills every element.
+    pub fn new(py: Python<'py>, shape: &[usize]) -> Self {
+        // SAFETY: f32/f64 have no invalid bit patterns, and every caller writes each element (the
+        // kernels cover the whole output) before the array is returned to Python.
+        let array = unsafe { PyArrayDyn::<T>::new(py, shape, false) };
+        Output { array, fresh: true }
+    }
+
+    /// A new zero-filled C-contiguous array.
+    pub fn zeros(py: Python<'py>, shape: &[usize]) -> Self {
+        Output {
+            array: PyArrayDyn::<T>::zeros(py, shape, false),
+            fresh: true,
+        }
+    }
+
+    /// Runs `f` on the elements (borrow conflicts on a caller's array become a ValueError).
+    pub fn with_slice<R>(&self, f: impl FnOnce(&mut [T]) -> Result<R>) -> Result<R> {
+        let not_contiguous = || Error::Value("out must be C-contiguous".to_owned());
+        if self.fresh {
+            // SAFETY: the array was allocated by this call and has not been handed to Python or
+            // borrowed elsewhere, so this is the only reference to its memory.
+            let s = unsafe { self.array.as_slice_mut() }.map_err(|_| not_contiguous())?;
+            return f(s);
+        }
+        let mut rw = self
+            .array
+            .try_readwrite()
+            .map_err(|e| Error::Value(format!("out cannot be written: {e}")))?;
+        f(rw.as_slice_mut().map_err(|_| not_contiguous())?)
+    }
+
+    /// Runs `f` on the elements through [`detached`] (`work` elements touched in all).
+    pub fn fill<R: Send>(&self, work: usize, f: impl Send + FnOnce(&mut [T]) -> R) -> Result<R> {
+        let py = self.array.py();
+        self.with_slice(|s| Ok(detached(py, work, || f(s))))
+    }
+
+    /// The array, as a Python object.
+    pub fn into_any(self) -> Bound<'py, PyAny> {
+        self.array.into_any()
+    }
 }
 
 /// The array results are written to: the caller's `out` (checked: an ndarray of dtype `T`, the
 /// expected shape, C-contiguous, writeable) or a new uninitialised one.
-pub fn output<'py, T: Element>(
+pub fn output<'py, T: Element + Send>(
     py: Python<'py>,
     out: Option<&Bound<'py, PyAny>>,
     shape: &[usize],
-) -> Result<Bound<'py, PyArrayDyn<T>>> {
+) -> Result<Output<'py, T>> {
     let Some(obj) = out.filter(|o| !o.is_none()) else {
-        return Ok(new_array::<T>(py, shape));
+        return Ok(Output::new(py, shape));
     };
     let arr = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
         let want = numpy::dtype::<T>(py)
@@ -154,28 +212,10 @@ pub fn output<'py, T: Element>(
             "out must be a writeable array that no input overlaps: {e}"
         )));
     }
-    Ok(arr.clone())
-}
-
-/// Runs `f` on `out`'s elements with the GIL released (borrow conflicts, e.g. `out` overlapping an
-/// input still borrowed, become a ValueError instead of a panic).
-pub fn fill<T: Element + Send, R: Send>(
-    py: Python<'_>,
-    out: &Bound<'_, PyArrayDyn<T>>,
-    f: impl Send + FnOnce(&mut [T]) -> R,
-) -> Result<R> {
-    let mut rw = out
-        .try_readwrite()
-        .map_err(|e| Error::Value(format!("out cannot be written: {e}")))?;
-    let o = rw
-        .as_slice_mut()
-        .map_err(|_| Error::Value("out must be C-contiguous".to_owned()))?;
-    Ok(detached(py, || f(o)))
-}
-
-/// The one place the GIL is released around array work.
-pub fn detached<R: Send>(py: Python<'_>, f: impl Send + FnOnce() -> R) -> R {
-    py.detach(f)
+    Ok(Output {
+        array: arr.clone(),
+        fresh: false,
+    })
 }
 
 /// The layout of `shape` around the (already normalised) class `axis`.

@@ -4,23 +4,31 @@
 //! (which rejects broadcasts that would enlarge the output); here they must match it exactly.
 
 use super::array::{
-    borrow, borrow_opt, contiguous, dispatch, fill, new_array, parse_reduction, same_shape, slice,
-    Float,
+    borrow, borrow_opt, contiguous, dispatch, parse_reduction, same_shape, slice, Float, Output,
 };
 use super::targets::{run_loss, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
-use crate::kernels::{bce, bce_logits, Reduction};
+use crate::kernels::bce::Bce;
+use crate::kernels::bce_logits::BceLogits;
+use crate::kernels::pointwise::{self, Inputs, Want};
+use crate::kernels::{bce, scalar_grad_scale, GradScale, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(binary_cross_entropy_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_cross_entropy_with_grad, m)?)?;
     m.add_function(wrap_pyfunction!(binary_cross_entropy_with_logits, m)?)?;
     m.add_function(wrap_pyfunction!(
         binary_cross_entropy_with_logits_backward,
+        m
+    )?)?;
+    m.add_function(wrap_pyfunction!(
+        binary_cross_entropy_with_logits_with_grad,
         m
     )?)?;
     Ok(())
@@ -86,37 +94,17 @@ fn check_probabilities<T: Float>(x: &[T], y: &[T]) -> Result<()> {
     Ok(())
 }
 
-/// Which loss: on probabilities (`logits == false`) or on logits.
-fn forward<'py, T: Float>(
-    logits: bool,
-    x: &PyReadonlyArrayDyn<'py, T>,
-    y: &PyReadonlyArrayDyn<'py, T>,
-    weight: Option<&PyReadonlyArrayDyn<'py, T>>,
-    pos_weight: Option<&PyReadonlyArrayDyn<'py, T>>,
-    reduction: Reduction,
-) -> Result<Bound<'py, PyAny>> {
-    let args = Args::new(x, y, weight, pos_weight)?;
-    let Slices {
-        x: xs,
-        y: ys,
-        weight: ws,
-        pos_weight: pws,
-    } = args.slices()?;
-    if !logits {
-        check_probabilities(xs, ys)?;
-    }
-    run_loss(x.py(), reduction, x.shape(), |losses| {
-        if logits {
-            bce_logits::forward(xs, ys, ws, pws, losses)
-        } else {
-            bce::forward(xs, ys, ws, losses)
-        }
-    })
+/// What a call asks for: the loss, the gradient for a grad_output, or both for grad_output 1.
+enum Ask<'a, 'py, T: Float> {
+    Loss,
+    Grad(&'a PyReadonlyArrayDyn<'py, T>),
+    Both,
 }
 
-fn backward<'py, T: Float>(
+/// One BCE call on probabilities (`logits == false`) or on logits.
+fn compute<'py, T: Float>(
     logits: bool,
-    go: &PyReadonlyArrayDyn<'py, T>,
+    ask: &Ask<'_, 'py, T>,
     x: &PyReadonlyArrayDyn<'py, T>,
     y: &PyReadonlyArrayDyn<'py, T>,
     weight: Option<&PyReadonlyArrayDyn<'py, T>>,
@@ -128,23 +116,50 @@ fn backward<'py, T: Float>(
     let Slices {
         x: xs,
         y: ys,
-        weight: ws,
-        pos_weight: pws,
+        weight,
+        pos_weight,
     } = args.slices()?;
     if !logits {
         check_probabilities(xs, ys)?;
     }
-    let go = GradOutput::new(go, reduction, x.shape())?;
-    let scale = go.scale(reduction, xs.len() as f64)?;
-    let grad = new_array::<T>(py, x.shape());
-    fill(py, &grad, |g| {
+    let inputs = Inputs {
+        x: xs,
+        y: ys,
+        weight,
+        pos_weight,
+    };
+    let n = xs.len();
+    let run = move |want: Want, losses: &mut [T], grad: &mut [T], scale: GradScale<'_, T>| {
         if logits {
-            bce_logits::backward(xs, ys, ws, pws, scale, g);
+            pointwise::run(BceLogits, want, inputs, losses, grad, scale)
         } else {
-            bce::backward(xs, ys, ws, scale, g);
+            pointwise::run(Bce, want, inputs, losses, grad, scale)
         }
-    })?;
-    Ok(grad.into_any())
+    };
+    match ask {
+        Ask::Loss => run_loss(py, reduction, x.shape(), 2 * n, |losses| {
+            run(Want::Loss, losses, &mut [], GradScale::Uniform(0.0))
+        }),
+        Ask::Grad(go) => {
+            let go = GradOutput::new(go, reduction, x.shape())?;
+            let scale = go.scale(reduction, n as f64)?;
+            let grad = Output::<T>::new(py, x.shape());
+            grad.fill(3 * n, |g| run(Want::Grad, &mut [], g, scale))?;
+            Ok(grad.into_any())
+        }
+        Ask::Both => {
+            let scale = GradScale::Uniform(scalar_grad_scale(reduction, 1.0, n as f64));
+            let grad = Output::<T>::new(py, x.shape());
+            let loss = grad.with_slice(|g| {
+                run_loss(py, reduction, x.shape(), 3 * n, |losses| {
+                    run(Want::Both, losses, g, scale)
+                })
+            })?;
+            Ok(PyTuple::new(py, [loss, grad.into_any()])
+                .map_err(Error::Python)?
+                .into_any())
+        }
+    }
 }
 
 #[pyfunction]
@@ -158,7 +173,7 @@ fn binary_cross_entropy<'py>(
     let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
-        forward(false, &x, &y, w.as_ref(), None, reduction)
+        compute(false, &Ask::Loss, &x, &y, w.as_ref(), None, reduction)
     })?)
 }
 
@@ -174,7 +189,7 @@ fn binary_cross_entropy_backward<'py>(
     let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (go, y, w) = (borrow(grad_output, "grad_output")?, borrow(target, "target")?, borrow_opt(weight, "weight")?);
-        backward(false, &go, &x, &y, w.as_ref(), None, reduction)
+        compute(false, &Ask::Grad(&go), &x, &y, w.as_ref(), None, reduction)
     })?)
 }
 
@@ -190,7 +205,7 @@ fn binary_cross_entropy_with_logits<'py>(
     let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
-        forward(true, &x, &y, w.as_ref(), pw.as_ref(), reduction)
+        compute(true, &Ask::Loss, &x, &y, w.as_ref(), pw.as_ref(), reduction)
     })?)
 }
 
@@ -208,6 +223,37 @@ fn binary_cross_entropy_with_logits_backward<'py>(
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let go = borrow(grad_output, "grad_output")?;
         let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
-        backward(true, &go, &x, &y, w.as_ref(), pw.as_ref(), reduction)
+        compute(true, &Ask::Grad(&go), &x, &y, w.as_ref(), pw.as_ref(), reduction)
+    })?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight=None, reduction="mean"))]
+fn binary_cross_entropy_with_grad<'py>(
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    reduction: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reduction = parse_reduction(reduction)?;
+    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
+        let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
+        compute(false, &Ask::Both, &x, &y, w.as_ref(), None, reduction)
+    })?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction="mean"))]
+fn binary_cross_entropy_with_logits_with_grad<'py>(
+    input: &Bound<'py, PyAny>,
+    target: &Bound<'py, PyAny>,
+    weight: Option<&Bound<'py, PyAny>>,
+    pos_weight: Option<&Bound<'py, PyAny>>,
+    reduction: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reduction = parse_reduction(reduction)?;
+    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
+        let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
+        compute(true, &Ask::Both, &x, &y, w.as_ref(), pw.as_ref(), reduction)
     })?)
 }

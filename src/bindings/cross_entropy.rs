@@ -1,8 +1,7 @@
 //! Bindings of cross_entropy, its backward pass and the fused loss-and-gradient call.
 
 use super::array::{
-    borrow, borrow_opt, contiguous, dispatch, fill, new_array, parse_reduction, same_shape, slice,
-    Float,
+    borrow, borrow_opt, contiguous, dispatch, parse_reduction, same_shape, slice, Float, Output,
 };
 use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
@@ -10,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::{forward_backward, Target};
 use crate::kernels::{scalar_grad_scale, GradScale, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -184,7 +183,7 @@ fn run<'py, T: Float>(
     let (eps, lay, red) = (opts.label_smoothing, ax.layout, opts.reduction);
     let denominator = kernel_target.mean_denominator(lay);
     match want {
-        Want::Loss => run_loss(py, red, &ax.loss_shape, |losses| {
+        Want::Loss => run_loss(py, red, &ax.loss_shape, xs.len(), |losses| {
             forward_backward(
                 xs,
                 kernel_target,
@@ -198,25 +197,20 @@ fn run<'py, T: Float>(
         Want::Grad(go) => {
             let go = GradOutput::new(go, red, &ax.loss_shape)?;
             let scale = go.scale(red, denominator)?;
-            let grad = new_array::<T>(py, x.shape());
-            fill(py, &grad, |g| {
+            let grad = Output::<T>::new(py, x.shape());
+            grad.fill(2 * xs.len(), |g| {
                 forward_backward(xs, kernel_target, eps, lay, &mut [], g, scale)
             })?;
             Ok(grad.into_any())
         }
         Want::Both => {
-            let grad = new_array::<T>(py, x.shape());
+            let grad = Output::<T>::new(py, x.shape());
             let scale = GradScale::Uniform(scalar_grad_scale(red, 1.0, denominator));
-            let mut rw = grad
-                .try_readwrite()
-                .map_err(|e| Error::Value(format!("gradient cannot be written: {e}")))?;
-            let g = rw.as_slice_mut().map_err(|_| {
-                Error::Value("internal error: gradient is not contiguous".to_owned())
+            let loss = grad.with_slice(|g| {
+                run_loss(py, red, &ax.loss_shape, 2 * xs.len(), |losses| {
+                    forward_backward(xs, kernel_target, eps, lay, losses, g, scale)
+                })
             })?;
-            let loss = run_loss(py, red, &ax.loss_shape, |losses| {
-                forward_backward(xs, kernel_target, eps, lay, losses, g, scale)
-            })?;
-            drop(rw);
             Ok(PyTuple::new(py, [loss, grad.into_any()])
                 .map_err(Error::Python)?
                 .into_any())

@@ -25,6 +25,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bce::register(m)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_path, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_paths, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
@@ -47,4 +49,19 @@ fn set_num_threads(n: i64) -> PyResult<()> {
 #[pyfunction]
 fn get_num_threads() -> usize {
     crate::parallel::num_threads()
+}
+
+/// The instruction-set path the kernels run on in this process.
+#[pyfunction]
+fn simd_path() -> &'static str {
+    crate::simd::active().name()
+}
+
+/// Every instruction-set path this CPU supports, lowest first.
+#[pyfunction]
+fn simd_paths() -> Vec<&'static str> {
+    crate::simd::supported()
+        .into_iter()
+        .map(crate::simd::Path::name)
+        .collect()
 }

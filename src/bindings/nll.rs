@@ -1,11 +1,13 @@
 //! Bindings of nll_loss and its backward pass.
 
-use super::array::{borrow, borrow_opt, contiguous, dispatch, fill, parse_reduction, slice, Float};
+use super::array::{
+    borrow, borrow_opt, contiguous, dispatch, parse_reduction, slice, Float, Output,
+};
 use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::Result;
 use crate::kernels::nll;
-use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -46,9 +48,13 @@ fn forward_t<'py, T: Float>(
     let targets = data.targets(ax.layout.classes)?;
     let xc = contiguous(x);
     let xs = slice(&xc)?;
-    run_loss(x.py(), reduction, &ax.loss_shape, |losses| {
-        nll::forward(xs, &targets, ax.layout, losses)
-    })
+    run_loss(
+        x.py(),
+        reduction,
+        &ax.loss_shape,
+        ax.layout.rows(),
+        |losses| nll::forward(xs, &targets, ax.layout, losses),
+    )
 }
 
 /// `nll_loss_backward(grad_output, input, target, weight, ignore_index, reduction, axis)`.
@@ -87,7 +93,9 @@ fn backward_t<'py, T: Float>(
     let targets = data.targets(ax.layout.classes)?;
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
     let scale = go.scale(reduction, targets.weight_sum(ax.layout.classes))?;
-    let grad = PyArrayDyn::<T>::zeros(py, x.shape(), false);
-    fill(py, &grad, |g| nll::backward(&targets, ax.layout, scale, g))?;
+    let grad = Output::<T>::zeros(py, x.shape());
+    grad.fill(ax.layout.rows(), |g| {
+        nll::backward(&targets, ax.layout, scale, g);
+    })?;
     Ok(grad.into_any())
 }

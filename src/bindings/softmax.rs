@@ -1,7 +1,7 @@
 //! Bindings of softmax, log_softmax and their backward passes.
 
 use super::array::{
-    contiguous, dispatch, fill, layout, normalize_axis, output, same_shape, slice, Float,
+    contiguous, dispatch, layout, normalize_axis, output, same_shape, slice, Float,
 };
 use super::{array::borrow, FloatArray};
 use crate::error::Result;
@@ -85,7 +85,7 @@ fn forward_t<'py, T: Float>(
     let result = output::<T>(py, out, shape)?;
     let xc = contiguous(x);
     let xs = slice(&xc)?;
-    fill(py, &result, |o| forward_kernel(kind, xs, o, lay))?;
+    result.fill(xs.len(), |o| forward_kernel(kind, xs, o, lay))?;
     Ok(result.into_any())
 }
 
@@ -116,6 +116,6 @@ fn backward_t<'py, T: Float>(
     let result = output::<T>(py, out, shape)?;
     let (gc, yc) = (contiguous(go), contiguous(y));
     let (gs, ys) = (slice(&gc)?, slice(&yc)?);
-    fill(py, &result, |o| backward_kernel(kind, gs, ys, o, lay))?;
+    result.fill(3 * ys.len(), |o| backward_kernel(kind, gs, ys, o, lay))?;
     Ok(result.into_any())
 }

@@ -1,7 +1,7 @@
 //! Validation and conversion shared by the loss bindings: the class axis, target shapes and
 //! values, class weights, `grad_output`, and turning a [`LossSum`] into the Python result.
 
-use super::array::{contiguous, detached, fill, new_array, normalize_axis, slice, Float};
+use super::array::{contiguous, detached, normalize_axis, slice, Float, Output};
 use crate::error::{shape_str, Error, Result};
 use crate::kernels::nll::ClassTargets;
 use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Real, Reduction};
@@ -178,14 +178,15 @@ pub fn run_loss<'py, T: Float>(
     py: Python<'py>,
     reduction: Reduction,
     loss_shape: &[usize],
+    work: usize,
     kernel: impl Send + FnOnce(&mut [T]) -> LossSum,
 ) -> Result<Bound<'py, PyAny>> {
     if reduction == Reduction::None {
-        let losses = new_array::<T>(py, loss_shape);
-        fill(py, &losses, kernel)?;
+        let losses = Output::<T>::new(py, loss_shape);
+        losses.fill(work, kernel)?;
         Ok(losses.into_any())
     } else {
-        let sum = detached(py, || kernel(&mut []));
+        let sum = detached(py, work, || kernel(&mut []));
         Ok(PyFloat::new(py, sum.reduce(reduction)).into_any())
     }
 }

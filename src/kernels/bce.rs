@@ -3,66 +3,68 @@
 //! Formula, elementwise: `l = -w (y max(ln x, -100) + (1 - y) max(ln(1 - x), -100))`, with
 //! `ln(1 - x)` computed as `ln_1p(-x)`. The clamp applies to each log before the products, so
 //! `x = 0, y = 1` gives exactly 100 and no `0 * -inf` can occur. Inputs and targets must lie in
-//! `[0, 1]` (checked by [`first_out_of_range`] before anything is written). Losses are summed in
-//! `f64`; mean divides by the element count (weights are not normalised).
+//! `[0, 1]` (checked by [`first_out_of_range`] before anything is written). mean divides the sum
+//! by the element count (weights are not normalised).
 //!
 //! Gradient (PyTorch's, not the derivative of the clamped forward):
 //! `gx = s w (x - y) / max(x (1 - x), 1e-12)`, the floor being `1e-12` rounded to f32 for both
 //! dtypes; `s` is `go_i`, `go`, or `go / n` for mean.
 
+use super::pointwise::{self, ln_1p, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
-use crate::parallel;
+use crate::simd::Lanes;
 
 /// The index of the first element outside `[0, 1]` (NaN included).
 #[must_use]
 pub fn first_out_of_range<T: Real>(v: &[T]) -> Option<usize> {
-    v.iter().position(|&a| !(a >= T::ZERO && a <= T::ONE))
+    // Whole vectors of 64 first (no early exit, so the compiler vectorises), then the position.
+    let bad = |a: &T| !(*a >= T::ZERO && *a <= T::ONE);
+    let chunk = v
+        .chunks(64)
+        .position(|c| c.iter().fold(false, |acc, a| acc | bad(a)))?;
+    let start = chunk * 64;
+    v[start..].iter().position(bad).map(|i| start + i)
 }
 
-#[inline]
-fn weight_at<T: Real>(w: Option<&[T]>, i: usize) -> f64 {
-    w.and_then(|w| w.get(i)).map_or(1.0, |v| v.to_f64())
-}
+/// Binary cross-entropy on probabilities.
+#[derive(Clone, Copy, Debug)]
+pub struct Bce;
 
-#[inline]
-fn loss<T: Real>(x: T, y: T, w: f64) -> f64 {
-    let floor = T::LOG_FLOOR;
-    let log_x = x.ln().max_ignore_nan(floor).to_f64();
-    let log_1mx = (-x).ln_1p().max_ignore_nan(floor).to_f64();
-    let y = y.to_f64();
-    -w * (y * log_x + (1.0 - y) * log_1mx)
-}
-
-/// Elementwise losses into `losses` when it has one slot per element; their sum either way.
-/// `x`, `y` and `weight` (when given) have the same length.
-pub fn forward<T: Real>(x: &[T], y: &[T], weight: Option<&[T]>, losses: &mut [T]) -> LossSum {
-    let per = usize::from(!losses.is_empty());
-    let parts = parallel::map_chunks(
-        x.len(),
-        1,
-        losses,
-        per,
-        &mut [] as &mut [u8],
-        0,
-        |r, out, _| {
-            let mut sum = 0.0;
-            for (n, i) in r.enumerate() {
-                let l = loss(x[i], y[i], weight_at(weight, i));
-                if let Some(slot) = out.get_mut(n) {
-                    *slot = T::from_f64(l);
-                }
-                sum += l;
-            }
-            LossSum {
-                loss: sum,
-                weight: 0.0,
-            }
-        },
-    );
-    LossSum {
-        weight: x.len() as f64,
-        ..LossSum::total(parts)
+impl PointLoss for Bce {
+    #[inline(always)]
+    fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+        let floor = V::splat(T::LOG_FLOOR);
+        let one = V::splat(T::ONE);
+        let log_x = s.x.ln().max(floor);
+        let log_1mx = ln_1p::<T, V>(V::splat(T::ZERO).sub(s.x)).max(floor);
+        let pos = s.y.mul(log_x);
+        let neg = one.sub(s.y).mul(log_1mx);
+        V::splat(T::ZERO).sub(s.w.mul(pos.add(neg)))
     }
+
+    #[inline(always)]
+    fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+        let one = V::splat(T::ONE);
+        let denom = s.x.mul(one.sub(s.x)).max(V::splat(T::BCE_GRAD_EPS));
+        s.w.mul(s.x.sub(s.y)).div(denom)
+    }
+}
+
+/// Losses (into `losses` when it has one slot per element) and their sum.
+pub fn forward<T: Real>(x: &[T], y: &[T], weight: Option<&[T]>, losses: &mut [T]) -> LossSum {
+    pointwise::run(
+        Bce,
+        Want::Loss,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight: None,
+        },
+        losses,
+        &mut [],
+        GradScale::Uniform(0.0),
+    )
 }
 
 /// The gradient with respect to `x`, scaled per element by `scale`, into `grad`.
@@ -73,14 +75,43 @@ pub fn backward<T: Real>(
     scale: GradScale<'_, T>,
     grad: &mut [T],
 ) {
-    let eps = T::BCE_GRAD_EPS.to_f64();
-    parallel::map_chunks(x.len(), 1, grad, 1, &mut [] as &mut [u8], 0, |r, out, _| {
-        for (o, i) in out.iter_mut().zip(r) {
-            let (xi, yi) = (x[i].to_f64(), y[i].to_f64());
-            let denom = (xi * (1.0 - xi)).max(eps);
-            *o = T::from_f64(scale.at(i) * weight_at(weight, i) * (xi - yi) / denom);
-        }
-    });
+    pointwise::run(
+        Bce,
+        Want::Grad,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight: None,
+        },
+        &mut [],
+        grad,
+        scale,
+    );
+}
+
+/// Losses, their sum and the gradient (times `scale`) in one pass.
+pub fn with_grad<T: Real>(
+    x: &[T],
+    y: &[T],
+    weight: Option<&[T]>,
+    losses: &mut [T],
+    grad: &mut [T],
+    scale: GradScale<'_, T>,
+) -> LossSum {
+    pointwise::run(
+        Bce,
+        Want::Both,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight: None,
+        },
+        losses,
+        grad,
+        scale,
+    )
 }
 
 #[cfg(test)]
@@ -104,6 +135,10 @@ mod tests {
         assert_eq!(first_out_of_range(&[0.0f32, 1.0, 0.5]), None);
         assert_eq!(first_out_of_range(&[0.0f32, f32::NAN]), Some(1));
         assert_eq!(first_out_of_range(&[1.5f64]), Some(0));
+        let mut long = vec![0.5f32; 200];
+        long[130] = -0.0;
+        long[150] = 2.0;
+        assert_eq!(first_out_of_range(&long), Some(150));
     }
 
     #[test]
@@ -118,5 +153,23 @@ mod tests {
         );
         assert_eq!(g[0], -1.0 / f64::from(1e-12f32));
         assert!((g[1] - 0.25 / (0.25 * 0.75)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fused_equals_separate() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 + 0.5) / 1000.0).collect();
+        let y: Vec<f32> = (0..1000).map(|i| ((i * 7) % 10) as f32 / 9.0).collect();
+        let (mut l1, mut l2, mut g1, mut g2) = (
+            vec![0.0; 1000],
+            vec![0.0; 1000],
+            vec![0.0; 1000],
+            vec![0.0; 1000],
+        );
+        let s1 = forward(&x, &y, None, &mut l1);
+        backward(&x, &y, None, GradScale::Uniform(0.5), &mut g1);
+        let s2 = with_grad(&x, &y, None, &mut l2, &mut g2, GradScale::Uniform(0.5));
+        assert_eq!(s1, s2);
+        assert_eq!(l1, l2);
+        assert_eq!(g1, g2);
     }
 }

@@ -1,58 +1,49 @@
 //! Binary cross-entropy on logits, with per-element weights and positive-class weights.
 //!
 //! Formula, elementwise: `l = -w (pw y logsig(x) + (1 - y) logsig(-x))` with the stable
-//! `logsig(x) = min(x, 0) - ln(1 + exp(-|x|))`, whose exponent is never positive.
+//! `logsig(±x) = min(±x, 0) - ln(1 + exp(-|x|))`, whose exponent is never positive.
 //! A term whose coefficient is exactly 0 is 0 even when its logsig is -inf, so infinite logits give
 //! the mathematical limit (0 when the target agrees, inf when it does not) where PyTorch gives NaN.
-//! Losses are summed in `f64`; mean divides by the element count.
+//! mean divides the sum by the element count.
 //!
 //! Gradient: `gx = s w ((1 + (pw - 1) y) sigmoid(x) - pw y)`, `s` being `go_i`, `go` or `go / n`,
-//! with `sigmoid` evaluated from the side where its exponent is not positive.
+//! with `sigmoid(x) = 1 / (1 + e)` for `x >= 0` and `e / (1 + e)` otherwise (`e = exp(-|x|)`).
 
+use super::pointwise::{self, ln_1p, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
-use crate::parallel;
+use crate::simd::Lanes;
 
-#[inline]
-fn at<T: Real>(v: Option<&[T]>, i: usize) -> f64 {
-    v.and_then(|v| v.get(i)).map_or(1.0, |a| a.to_f64())
-}
+/// Binary cross-entropy on logits.
+#[derive(Clone, Copy, Debug)]
+pub struct BceLogits;
 
-/// `ln(sigmoid(x))`, stable for every x.
-#[inline]
-#[must_use]
-pub fn log_sigmoid(x: f64) -> f64 {
-    x.min(0.0) - (-x.abs()).exp().ln_1p()
-}
+impl PointLoss for BceLogits {
+    #[inline(always)]
+    fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+        let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
+        let soft = ln_1p::<T, V>(zero.sub(s.x.abs()).exp());
+        let pos_coef = s.pw.mul(s.y);
+        let neg_coef = one.sub(s.y);
+        let pos = pos_coef
+            .mul(s.x.min(zero).sub(soft))
+            .zero_where_zero(pos_coef);
+        let neg = neg_coef
+            .mul(zero.sub(s.x).min(zero).sub(soft))
+            .zero_where_zero(neg_coef);
+        zero.sub(s.w.mul(pos.add(neg)))
+    }
 
-/// `1 / (1 + exp(-x))`, stable for every x.
-#[inline]
-#[must_use]
-pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
+    #[inline(always)]
+    fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+        let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
+        let e = zero.sub(s.x.abs()).exp();
+        let sig = s.x.select_nonneg(one.div(one.add(e)), e.div(one.add(e)));
+        let coef = one.add(s.pw.sub(one).mul(s.y));
+        s.w.mul(coef.mul(sig).sub(s.pw.mul(s.y)))
     }
 }
 
-/// `a * b`, but 0 when `a` is 0 (so `0 * -inf = 0`).
-#[inline]
-fn coef_times(a: f64, b: f64) -> f64 {
-    if a == 0.0 {
-        0.0
-    } else {
-        a * b
-    }
-}
-
-#[inline]
-fn loss(x: f64, y: f64, w: f64, pw: f64) -> f64 {
-    -w * (coef_times(pw * y, log_sigmoid(x)) + coef_times(1.0 - y, log_sigmoid(-x)))
-}
-
-/// Elementwise losses into `losses` when it has one slot per element; their sum either way.
-/// `weight` and `pos_weight`, when given, have the input's length.
+/// Losses (into `losses` when it has one slot per element) and their sum.
 pub fn forward<T: Real>(
     x: &[T],
     y: &[T],
@@ -60,38 +51,19 @@ pub fn forward<T: Real>(
     pos_weight: Option<&[T]>,
     losses: &mut [T],
 ) -> LossSum {
-    let per = usize::from(!losses.is_empty());
-    let parts = parallel::map_chunks(
-        x.len(),
-        1,
-        losses,
-        per,
-        &mut [] as &mut [u8],
-        0,
-        |r, out, _| {
-            let mut sum = 0.0;
-            for (n, i) in r.enumerate() {
-                let l = loss(
-                    x[i].to_f64(),
-                    y[i].to_f64(),
-                    at(weight, i),
-                    at(pos_weight, i),
-                );
-                if let Some(slot) = out.get_mut(n) {
-                    *slot = T::from_f64(l);
-                }
-                sum += l;
-            }
-            LossSum {
-                loss: sum,
-                weight: 0.0,
-            }
+    pointwise::run(
+        BceLogits,
+        Want::Loss,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight,
         },
-    );
-    LossSum {
-        weight: x.len() as f64,
-        ..LossSum::total(parts)
-    }
+        losses,
+        &mut [],
+        GradScale::Uniform(0.0),
+    )
 }
 
 /// The gradient with respect to `x`, scaled per element by `scale`, into `grad`.
@@ -103,26 +75,63 @@ pub fn backward<T: Real>(
     scale: GradScale<'_, T>,
     grad: &mut [T],
 ) {
-    parallel::map_chunks(x.len(), 1, grad, 1, &mut [] as &mut [u8], 0, |r, out, _| {
-        for (o, i) in out.iter_mut().zip(r) {
-            let (xi, yi, pw) = (x[i].to_f64(), y[i].to_f64(), at(pos_weight, i));
-            let d = (1.0 + (pw - 1.0) * yi) * sigmoid(xi) - pw * yi;
-            *o = T::from_f64(scale.at(i) * at(weight, i) * d);
-        }
-    });
+    pointwise::run(
+        BceLogits,
+        Want::Grad,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight,
+        },
+        &mut [],
+        grad,
+        scale,
+    );
+}
+
+/// Losses, their sum and the gradient (times `scale`) in one pass.
+pub fn with_grad<T: Real>(
+    x: &[T],
+    y: &[T],
+    weight: Option<&[T]>,
+    pos_weight: Option<&[T]>,
+    losses: &mut [T],
+    grad: &mut [T],
+    scale: GradScale<'_, T>,
+) -> LossSum {
+    pointwise::run(
+        BceLogits,
+        Want::Both,
+        Inputs {
+            x,
+            y,
+            weight,
+            pos_weight,
+        },
+        losses,
+        grad,
+        scale,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn one(x: f64, y: f64, w: f64, pw: f64) -> f64 {
+        let mut l = [0.0];
+        forward(&[x], &[y], Some(&[w]), Some(&[pw]), &mut l);
+        l[0]
+    }
+
     #[test]
     fn infinite_logits_give_the_limit() {
         let inf = f64::INFINITY;
-        assert_eq!(loss(inf, 1.0, 1.0, 1.0), 0.0);
-        assert_eq!(loss(-inf, 0.0, 1.0, 1.0), 0.0);
-        assert_eq!(loss(inf, 0.0, 1.0, 1.0), inf);
-        assert_eq!(loss(-inf, 1.0, 1.0, 3.0), inf);
+        assert_eq!(one(inf, 1.0, 1.0, 1.0), 0.0);
+        assert_eq!(one(-inf, 0.0, 1.0, 1.0), 0.0);
+        assert_eq!(one(inf, 0.0, 1.0, 1.0), inf);
+        assert_eq!(one(-inf, 1.0, 1.0, 3.0), inf);
     }
 
     #[test]
@@ -130,7 +139,7 @@ mod tests {
         for &(x, y, pw) in &[(0.3, 0.2, 1.0), (-2.0, 1.0, 2.5), (4.0, 0.7, 0.5)] {
             let s = 1.0 / (1.0 + f64::exp(-x));
             let naive = -(pw * y * s.ln() + (1.0 - y) * (1.0 - s).ln());
-            assert!((loss(x, y, 1.0, pw) - naive).abs() < 1e-14);
+            assert!((one(x, y, 1.0, pw) - naive).abs() < 1e-14);
         }
     }
 
@@ -146,7 +155,7 @@ mod tests {
             GradScale::Uniform(1.0),
             &mut g,
         );
-        let fd = (loss(x + 1e-6, y, w, pw) - loss(x - 1e-6, y, w, pw)) / 2e-6;
+        let fd = (one(x + 1e-6, y, w, pw) - one(x - 1e-6, y, w, pw)) / 2e-6;
         assert!((g[0] - fd).abs() < 1e-8);
     }
 }

@@ -13,9 +13,14 @@
 //! log_softmax (exponents `<= 0`, `1 <= s <= C`); `S` is formed as `-(sum w_c (x_c - m) - ln(s)
 //! sum w_c)` in `f64`, so no `-inf * 0` arises from masked logits unless a weighted class is -inf.
 
+use super::cross_entropy_row::contiguous_row;
+use super::cross_entropy_tile::{tile, TileIo};
 use super::nll::ClassTargets;
+use super::rowops::tiles;
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
+use crate::simd::{self, Isa, Kernel, Lanes};
+use std::ops::Range;
 
 /// What the logits are compared against.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +46,7 @@ impl<T: Real> Target<'_, T> {
         }
     }
 
+    #[inline(always)]
     fn class_weight(&self, c: usize) -> f64 {
         let w = match self {
             Target::Class(t) => t.weight,
@@ -51,20 +57,88 @@ impl<T: Real> Target<'_, T> {
 }
 
 /// Everything a row needs besides its data.
-struct Ctx<'a, T> {
-    target: Target<'a, T>,
-    eps: f64,
-    layout: Layout,
+pub(super) struct Ctx<'a, T> {
+    pub target: Target<'a, T>,
+    pub eps: f64,
+    pub layout: Layout,
     /// `sum_c w_c` (C without weights).
-    weight_total: f64,
+    pub weight_total: f64,
 }
 
-/// The target of one row.
-#[derive(Clone, Copy)]
-enum RowTarget<'a, T> {
-    Class(usize),
-    /// The row's block of target probabilities (indexed like the logits' block).
-    Prob(&'a [T]),
+impl<T: Real> Ctx<'_, T> {
+    /// The weight of class `c` (1 without weights).
+    #[inline(always)]
+    pub fn weight(&self, c: usize) -> f64 {
+        self.target.class_weight(c)
+    }
+
+    /// The per-class weights, if any.
+    pub fn weights(&self) -> Option<&[T]> {
+        match self.target {
+            Target::Class(t) => t.weight,
+            Target::Prob { weight, .. } => weight,
+        }
+    }
+}
+
+/// Whole `(classes, inner)` blocks `blocks` of the input, with their pieces of the outputs.
+struct Chunk<'a, 'c, T> {
+    ctx: &'c Ctx<'a, T>,
+    x: &'a [T],
+    blocks: Range<usize>,
+    grad: &'c mut [T],
+    losses: &'c mut [T],
+    scale: GradScale<'a, T>,
+}
+
+impl<T: Real> Kernel for Chunk<'_, '_, T> {
+    type Output = LossSum;
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> LossSum {
+        let Chunk {
+            ctx,
+            x,
+            blocks,
+            grad,
+            losses,
+            scale,
+        } = self;
+        let Layout { classes, inner, .. } = ctx.layout;
+        let block = classes * inner;
+        let span = blocks.start * block..blocks.end * block;
+        let y = match ctx.target {
+            Target::Prob { y, .. } => &y[span.clone()],
+            Target::Class(_) => &[],
+        };
+        let mut io = TileIo {
+            x: &x[span],
+            y,
+            g: grad,
+            losses,
+            scale,
+            k0: blocks.start * inner,
+        };
+        let mut sum = LossSum::default();
+        if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N) {
+            for (t, r0) in tiles {
+                sum = sum + tile::<T, T::V<I>>(ctx, &mut io, t, r0);
+            }
+            return sum;
+        }
+        for r in 0..blocks.len() {
+            let k = io.k0 + r;
+            let rows = r * classes..(r + 1) * classes;
+            let g = io.g.get_mut(rows.clone()).unwrap_or_default();
+            let part =
+                contiguous_row::<T, T::V<I>>(ctx, &io.x[rows], g, k * classes, k, scale.at(k));
+            if let Some(slot) = io.losses.get_mut(r) {
+                *slot = T::from_f64(part.loss);
+            }
+            sum = sum + part;
+        }
+        sum
+    }
 }
 
 /// Cross-entropy of `x` against `target` with label smoothing `eps`. Per-row losses go to `losses`
@@ -103,91 +177,15 @@ pub fn forward_backward<T: Real>(
         losses,
         loss_per,
         |r, g, l| {
-            let mut sum = LossSum::default();
-            for (n, o) in r.enumerate() {
-                let span = o * block..(o + 1) * block;
-                let gb = g.get_mut(n * block..(n + 1) * block).unwrap_or_default();
-                for j in 0..layout.inner {
-                    let k = o * layout.inner + j;
-                    let part = row(&ctx, &x[span.clone()], gb, span.start, j, k, scale.at(k));
-                    if let Some(slot) = l.get_mut(n * layout.inner + j) {
-                        *slot = T::from_f64(part.loss);
-                    }
-                    sum = sum + part;
-                }
-            }
-            sum
+            simd::dispatch(Chunk {
+                ctx: &ctx,
+                x,
+                blocks: r,
+                grad: g,
+                losses: l,
+                scale,
+            })
         },
     );
     LossSum::total(parts)
-}
-
-/// Row `k`, column `j` of its block `x` (which starts at element `start` of the whole array):
-/// returns its loss and weight, and writes its gradient into `g` when that is non-empty.
-fn row<T: Real>(
-    ctx: &Ctx<'_, T>,
-    x: &[T],
-    g: &mut [T],
-    start: usize,
-    j: usize,
-    k: usize,
-    scale: f64,
-) -> LossSum {
-    let (classes, inner, eps) = (ctx.layout.classes, ctx.layout.inner, ctx.eps);
-    let at = |c: usize| c * inner + j;
-    let w = |c: usize| ctx.target.class_weight(c);
-    let target = match ctx.target {
-        Target::Class(t) => {
-            let Some(c) = t.class_of(k, classes) else {
-                if !g.is_empty() {
-                    (0..classes).for_each(|c| g[at(c)] = T::ZERO);
-                }
-                return LossSum::default();
-            };
-            RowTarget::Class(c)
-        }
-        Target::Prob { y, .. } => RowTarget::Prob(&y[start..start + x.len()]),
-    };
-    let smooth = eps / classes as f64;
-    // q_c weighs logp_c in the loss; the gradient is scale * (p_c * q_total - q_c).
-    let q = |c: usize| match target {
-        RowTarget::Class(t) => (1.0 - eps) * w(t) * f64::from(u8::from(c == t)) + smooth * w(c),
-        RowTarget::Prob(y) => w(c) * ((1.0 - eps) * y[at(c)].to_f64() + smooth),
-    };
-
-    let m = (0..classes).fold(T::NEG_INFINITY, |m, c| m.max_ignore_nan(x[at(c)]));
-    let mut s = 0.0f64;
-    for c in 0..classes {
-        let e = (x[at(c)] - m).exp();
-        s += e.to_f64();
-        if !g.is_empty() {
-            g[at(c)] = e;
-        }
-    }
-    let (mf, log_s) = (m.to_f64(), s.ln());
-    let shifted = |c: usize| x[at(c)].to_f64() - mf;
-    let (loss, weight, q_total) = match target {
-        RowTarget::Class(t) => {
-            // Only the target's term when eps == 0, so masked (-inf) logits elsewhere stay harmless.
-            let mut loss = -(1.0 - eps) * w(t) * (shifted(t) - log_s);
-            if eps > 0.0 {
-                let weighted: f64 = (0..classes).map(|c| w(c) * shifted(c)).sum();
-                loss -= smooth * (weighted - log_s * ctx.weight_total);
-            }
-            (loss, w(t), (1.0 - eps) * w(t) + smooth * ctx.weight_total)
-        }
-        RowTarget::Prob(_) => {
-            let loss = -(0..classes)
-                .map(|c| q(c) * (shifted(c) - log_s))
-                .sum::<f64>();
-            (loss, 1.0, (0..classes).map(q).sum())
-        }
-    };
-    if !g.is_empty() {
-        for c in 0..classes {
-            let p = g[at(c)].to_f64() / s;
-            g[at(c)] = T::from_f64(scale * (p * q_total - q(c)));
-        }
-    }
-    LossSum { loss, weight }
 }

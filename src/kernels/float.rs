@@ -1,9 +1,10 @@
 //! The float trait the kernels are generic over (implemented for `f32` and `f64`).
 //!
-//! Only the operations the kernels need, all with IEEE semantics: `exp`/`ln`/`ln_1p` from the
-//! platform's libm and conversions to and from `f64` (the
+//! Only the operations the kernels need: `exp`/`ln` are the scalar references of `simd::math`
+//! (the same bits as every vector path, on every platform), `ln_1p` is the platform's, and conversions to and from `f64` (the
 //! accumulation type of every reduction).
 
+use crate::simd::{math, Isa, Lanes};
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub};
 
@@ -36,6 +37,9 @@ pub trait Real:
     /// The denominator floor of the BCE gradient: `1e-12` rounded to f32 (PyTorch's constant).
     const BCE_GRAD_EPS: Self;
 
+    /// This type's vector on instruction set `I`.
+    type V<I: Isa>: Lanes<Self>;
+
     /// `e^self`.
     #[must_use]
     fn exp(self) -> Self;
@@ -65,8 +69,10 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $v:ident, $exp:path, $ln:path) => {
         impl Real for $t {
+            type V<I: Isa> = I::$v;
+
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
@@ -75,13 +81,13 @@ macro_rules! impl_real {
             #[allow(clippy::cast_lossless)]
             const BCE_GRAD_EPS: Self = 1e-12_f32 as $t;
 
-            #[inline]
+            #[inline(always)]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                $exp(self)
             }
-            #[inline]
+            #[inline(always)]
             fn ln(self) -> Self {
-                <$t>::ln(self)
+                $ln(self)
             }
             #[inline]
             fn ln_1p(self) -> Self {
@@ -105,5 +111,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, F32, math::exp_f32, math::ln_f32);
+impl_real!(f64, F64, math::exp_f64, math::ln_f64);

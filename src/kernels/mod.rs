@@ -8,8 +8,12 @@
 pub mod bce;
 pub mod bce_logits;
 pub mod cross_entropy;
+mod cross_entropy_row;
+mod cross_entropy_tile;
 mod float;
 pub mod nll;
+pub mod pointwise;
+pub mod rowops;
 pub mod softmax;
 pub mod softmax_backward;
 

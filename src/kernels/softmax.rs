@@ -6,20 +6,32 @@
 //! Stability: subtracting the row max makes every exponent `<= 0`, so nothing overflows and the
 //! largest term is exactly 1, hence `1 <= s <= C` and `ln(s)` is well conditioned. log_softmax
 //! subtracts `m` before `ln(s)` so large logits with small differences keep their precision. The
-//! exps are summed in `f64`. Special rows (SPEC.md): a row holding +inf or NaN, or only -inf,
-//! becomes NaN (the NaN propagates through `s`); -inf among finite values gives 0 / -inf.
+//! exps are summed in the fixed lane order of [`super::rowops`] (f32 lanes within blocks, f64
+//! across them). Special rows (SPEC.md): a row holding +inf or NaN, or only -inf, becomes NaN (the
+//! NaN propagates through `s`); -inf among finite values gives 0 / -inf.
 //!
 //! Gradients (from the forward output, see [`super::softmax_backward`]):
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
-//! Rows are contiguous when `inner == 1`; otherwise a `(classes, inner)` block is processed in
-//! tiles of [`TILE`] columns, vectorising across the contiguous inner axis without a transpose.
+//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max; exp stored and
+//! summed; scale); a longer row takes the online two-pass route (running max and rescaled sum, then
+//! one write pass), reading it from memory twice instead of three times. When the class axis is
+//! not last, a `(classes, inner)` block is processed in tiles of one vector of columns, vectorising
+//! across the contiguous inner axis without a transpose; rows shorter than a vector are processed
+//! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
+//! sum in f64 in class order.
 
+use super::rowops::{from_array, ld, map, max, reduce, st, tiles, update, Tile};
 use super::{Layout, Real};
 use crate::parallel;
+use crate::simd::math::ln_f64;
+use crate::simd::{self, Isa, Kernel, Lanes};
 
-/// Columns of a `(classes, inner)` block processed together when the class axis is not last.
-pub const TILE: usize = 64;
+/// Rows longer than this (in bytes) take the online two-pass route: the three-pass route needs
+/// the row and its output to stay in L2 between passes.
+pub const ONLINE_MIN_BYTES: usize = 256 * 1024;
+/// Elements per step of the online route's running max and sum.
+const ONLINE_BLOCK: usize = 4096;
 
 /// Which of the two functions to compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,82 +56,132 @@ pub fn forward<T: Real>(kind: Kind, x: &[T], out: &mut [T], layout: Layout) {
         &mut [] as &mut [u8],
         0,
         |r, o, _| {
-            let src = &x[r.start * block..r.end * block];
-            for (xb, ob) in src.chunks_exact(block).zip(o.chunks_exact_mut(block)) {
-                if layout.inner == 1 {
-                    row(kind, xb, ob);
-                } else {
-                    block_tiled(kind, xb, ob, layout.classes, layout.inner);
-                }
-            }
+            let x = &x[r.start * block..r.end * block];
+            simd::dispatch(Forward {
+                kind,
+                x,
+                out: o,
+                layout,
+            });
         },
     );
 }
 
-/// The max of a row, ignoring NaN (a NaN still reaches the result through the sum).
-#[inline]
-pub fn row_max<T: Real>(x: &[T]) -> T {
-    x.iter().fold(T::NEG_INFINITY, |m, &v| m.max_ignore_nan(v))
+/// One chunk of whole blocks, run on the active instruction set.
+struct Forward<'a, T> {
+    kind: Kind,
+    x: &'a [T],
+    out: &'a mut [T],
+    layout: Layout,
 }
 
-/// One contiguous row.
-fn row<T: Real>(kind: Kind, x: &[T], out: &mut [T]) {
-    let m = row_max(x);
-    match kind {
-        Kind::Softmax => {
-            let mut s = 0.0f64;
-            for (o, &v) in out.iter_mut().zip(x) {
-                let e = (v - m).exp();
-                *o = e;
-                s += e.to_f64();
+impl<T: Real> Kernel for Forward<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) {
+        let Forward {
+            kind,
+            x,
+            out,
+            layout,
+        } = self;
+        let Layout { classes, inner, .. } = layout;
+        let block = classes * inner;
+        if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N) {
+            for (tile, _) in tiles {
+                tile_forward::<T, T::V<I>>(kind, x, out, classes, tile);
             }
-            for o in out.iter_mut() {
-                *o = T::from_f64(o.to_f64() / s);
-            }
+            return;
         }
-        Kind::LogSoftmax => {
-            let s: f64 = x.iter().map(|&v| (v - m).exp().to_f64()).sum();
-            let log_s = T::from_f64(s.ln());
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = (v - m) - log_s;
-            }
+        for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
+            row::<T, T::V<I>>(kind, xr, or);
         }
     }
 }
 
-/// One `(classes, inner)` block with the class axis strided by `inner`, in tiles of columns.
-fn block_tiled<T: Real>(kind: Kind, x: &[T], out: &mut [T], classes: usize, inner: usize) {
-    let mut j0 = 0;
-    while j0 < inner {
-        let w = TILE.min(inner - j0);
-        let mut m = [T::NEG_INFINITY; TILE];
-        let mut s = [0.0f64; TILE];
-        let col = |c: usize| c * inner + j0..c * inner + j0 + w;
-        for c in 0..classes {
-            for (mj, &v) in m.iter_mut().zip(&x[col(c)]) {
-                *mj = mj.max_ignore_nan(v);
-            }
+/// One contiguous row.
+#[inline(always)]
+fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
+    if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
+        return row_online::<T, V>(kind, x, out);
+    }
+    let m = V::splat(max::<T, V>(x));
+    match kind {
+        Kind::Softmax => {
+            let s = reduce::<T, V>(x.len(), |i, len| {
+                let e = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp();
+                st(e, out, i, len);
+                e
+            });
+            let inv = V::splat(T::from_f64(1.0 / s));
+            update::<T, V>(out, |v| v.mul(inv));
         }
-        for c in 0..classes {
-            let (xr, or) = (&x[col(c)], &mut out[col(c)]);
-            for ((o, &v), (&mj, sj)) in or.iter_mut().zip(xr).zip(m.iter().zip(s.iter_mut())) {
-                let e = (v - mj).exp();
-                *sj += e.to_f64();
-                if kind == Kind::Softmax {
-                    *o = e;
-                }
-            }
+        Kind::LogSoftmax => {
+            let s = reduce::<T, V>(x.len(), |i, len| {
+                ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp()
+            });
+            let log_s = V::splat(T::from_f64(ln_f64(s)));
+            map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
         }
-        for c in 0..classes {
-            let (xr, or) = (&x[col(c)], &mut out[col(c)]);
-            for (j, (o, &v)) in or.iter_mut().zip(xr).enumerate() {
-                *o = match kind {
-                    Kind::Softmax => T::from_f64(o.to_f64() / s[j]),
-                    Kind::LogSoftmax => (v - m[j]) - T::from_f64(s[j].ln()),
-                };
-            }
+    }
+}
+
+/// A row too long for L2: running max and rescaled sum in one pass, then the output pass.
+#[inline(always)]
+fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
+    let (mut m, mut s) = (T::NEG_INFINITY, 0.0f64);
+    for part in x.chunks(ONLINE_BLOCK) {
+        let part_max = max::<T, V>(part);
+        if part_max > m {
+            s *= crate::simd::math::exp_f64(m.to_f64() - part_max.to_f64());
+            m = part_max;
         }
-        j0 += w;
+        let mv = V::splat(m);
+        s += reduce::<T, V>(part.len(), |i, len| {
+            ld::<T, V>(part, i, len, T::NEG_INFINITY).sub(mv).exp()
+        });
+    }
+    let m = V::splat(m);
+    match kind {
+        Kind::Softmax => {
+            let inv = V::splat(T::from_f64(1.0 / s));
+            map::<T, V>(x, out, |v| v.sub(m).exp().mul(inv));
+        }
+        Kind::LogSoftmax => {
+            let log_s = V::splat(T::from_f64(ln_f64(s)));
+            map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+        }
+    }
+}
+
+/// One tile of rows (one per lane): a vector of adjacent columns of a non-last class axis, or a
+/// vector of short contiguous rows. Each lane's sum is accumulated in f64 in class order.
+#[inline(always)]
+fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classes: usize, t: Tile) {
+    let mut m = V::splat(T::NEG_INFINITY);
+    for c in 0..classes {
+        m = m.max(t.load(x, c, T::NEG_INFINITY));
+    }
+    let mut sums = [0.0f64; 16];
+    for c in 0..classes {
+        let e = t.load::<T, V>(x, c, T::NEG_INFINITY).sub(m).exp();
+        if kind == Kind::Softmax {
+            t.store(e, out, c);
+        }
+        e.add_to(&mut sums);
+    }
+    let factor: [T; 16] = std::array::from_fn(|l| match kind {
+        Kind::Softmax => T::from_f64(1.0 / sums[l]),
+        Kind::LogSoftmax => T::from_f64(ln_f64(sums[l])),
+    });
+    let f = from_array::<T, V>(&factor);
+    for c in 0..classes {
+        let v = match kind {
+            Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f),
+            Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m).sub(f),
+        };
+        t.store(v, out, c);
     }
 }
 
@@ -218,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn tiled_axis_matches_transposed_rows() {
+    fn tiled_axis_matches_rows_gathered_by_hand() {
         // (2, 5, 70) with axis 1: compare against rows gathered by hand.
         let (o, c, n) = (2, 5, 70);
         let x = lcg(o * c * n, 3);
@@ -228,10 +290,75 @@ mod tests {
                 for j in 0..n {
                     let r: Vec<f64> = (0..c).map(|k| x[b * c * n + k * n + j]).collect();
                     let want = run(kind, &r, Layout::new(&[c], 0));
+                    // Columns sum in f64 in class order, rows in the lane order: equal to rounding.
                     for k in 0..c {
-                        assert_eq!(got[b * c * n + k * n + j].to_bits(), want[k].to_bits());
+                        assert!(
+                            (got[b * c * n + k * n + j] - want[k]).abs()
+                                <= 1e-14 * want[k].abs().max(1.0)
+                        );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn online_route_matches_three_pass() {
+        let n = ONLINE_MIN_BYTES / 4 + 1000;
+        let x: Vec<f32> = lcg(n, 5).iter().map(|&v| v as f32).collect();
+        for kind in [Kind::Softmax, Kind::LogSoftmax] {
+            let mut online = vec![0.0f32; n];
+            simd::dispatch(Online {
+                kind,
+                x: &x,
+                out: &mut online,
+            });
+            let mut three = vec![0.0f32; n];
+            simd::dispatch(ThreePass {
+                kind,
+                x: &x,
+                out: &mut three,
+            });
+            let worst = online
+                .iter()
+                .zip(&three)
+                .map(|(a, b)| ((a - b) / b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{kind:?}: {worst}");
+        }
+    }
+
+    struct Online<'a> {
+        kind: Kind,
+        x: &'a [f32],
+        out: &'a mut [f32],
+    }
+    impl Kernel for Online<'_> {
+        type Output = ();
+        fn run<I: Isa>(self, _: I) {
+            row_online::<f32, I::F32>(self.kind, self.x, self.out);
+        }
+    }
+    struct ThreePass<'a> {
+        kind: Kind,
+        x: &'a [f32],
+        out: &'a mut [f32],
+    }
+    impl Kernel for ThreePass<'_> {
+        type Output = ();
+        fn run<I: Isa>(self, _: I) {
+            let m = I::F32::splat(max::<f32, I::F32>(self.x));
+            let s = reduce::<f32, I::F32>(self.x.len(), |i, len| {
+                ld::<f32, I::F32>(self.x, i, len, f32::NEG_INFINITY)
+                    .sub(m)
+                    .exp()
+            });
+            for (o, &v) in self.out.iter_mut().zip(self.x) {
+                let shifted = f64::from(v - m.reduce_max());
+                *o = match self.kind {
+                    Kind::Softmax => (shifted.exp() / s) as f32,
+                    Kind::LogSoftmax => (shifted - s.ln()) as f32,
+                };
             }
         }
     }

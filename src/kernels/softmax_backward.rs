@@ -3,12 +3,15 @@
 //! With p = softmax(x), logp = log_softmax(x) and incoming gradient `go`, per row:
 //! `d softmax:     gx_c = p_c * (go_c - sum_k go_k p_k)`
 //! `d log_softmax: gx_c = go_c - exp(logp_c) * sum_k go_k`.
-//! Both follow from the Jacobian `dp_c/dx_k = p_c ([c == k] - p_k)`. The row reductions are
-//! accumulated in `f64`; nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
+//! Both follow from the Jacobian `dp_c/dx_k = p_c ([c == k] - p_k)`. The row reductions use the
+//! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
+//! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::softmax::{Kind, TILE};
+use super::rowops::{from_array, ld, map2, reduce, tiles, Tile};
+use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
+use crate::simd::{self, Isa, Kernel, Lanes};
 
 /// The gradient with respect to the forward input, given `grad_output` and the forward `output`.
 pub fn backward<T: Real>(kind: Kind, go: &[T], y: &[T], out: &mut [T], layout: Layout) {
@@ -25,75 +28,97 @@ pub fn backward<T: Real>(kind: Kind, go: &[T], y: &[T], out: &mut [T], layout: L
         0,
         |r, o, _| {
             let span = r.start * block..r.end * block;
-            let blocks = go[span.clone()]
-                .chunks_exact(block)
-                .zip(y[span].chunks_exact(block));
-            for ((gb, yb), ob) in blocks.zip(o.chunks_exact_mut(block)) {
-                if layout.inner == 1 {
-                    row(kind, gb, yb, ob);
-                } else {
-                    block_tiled(kind, gb, yb, ob, layout.classes, layout.inner);
-                }
-            }
+            simd::dispatch(Backward {
+                kind,
+                go: &go[span.clone()],
+                y: &y[span],
+                out: o,
+                layout,
+            });
         },
     );
 }
 
-/// The row reduction: `sum(go * p)` for softmax, `sum(go)` for log_softmax.
-#[inline]
-fn reduce_term<T: Real>(kind: Kind, g: T, y: T) -> f64 {
+struct Backward<'a, T> {
+    kind: Kind,
+    go: &'a [T],
+    y: &'a [T],
+    out: &'a mut [T],
+    layout: Layout,
+}
+
+impl<T: Real> Kernel for Backward<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) {
+        let Backward {
+            kind,
+            go,
+            y,
+            out,
+            layout,
+        } = self;
+        let Layout { classes, inner, .. } = layout;
+        let block = classes * inner;
+        if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N) {
+            for (tile, _) in tiles {
+                tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
+            }
+            return;
+        }
+        let rows = go.chunks_exact(block).zip(y.chunks_exact(block));
+        for ((gr, yr), or) in rows.zip(out.chunks_exact_mut(block)) {
+            row::<T, T::V<I>>(kind, gr, yr, or);
+        }
+    }
+}
+
+/// The row reduction's term: `go * p` for softmax, `go` for log_softmax.
+#[inline(always)]
+fn term<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V) -> V {
     match kind {
-        Kind::Softmax => g.to_f64() * y.to_f64(),
-        Kind::LogSoftmax => g.to_f64(),
+        Kind::Softmax => g.mul(y),
+        Kind::LogSoftmax => g,
     }
 }
 
-#[inline]
-fn apply<T: Real>(kind: Kind, g: T, y: T, sum: T) -> T {
+/// `p * (go - sum)` or `go - exp(logp) * sum`.
+#[inline(always)]
+fn apply<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V, sum: V) -> V {
     match kind {
-        Kind::Softmax => y * (g - sum),
-        Kind::LogSoftmax => g - y.exp() * sum,
+        Kind::Softmax => y.mul(g.sub(sum)),
+        Kind::LogSoftmax => g.sub(y.exp().mul(sum)),
     }
 }
 
-fn row<T: Real>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
-    let sum: f64 = go
-        .iter()
-        .zip(y)
-        .map(|(&g, &p)| reduce_term(kind, g, p))
-        .sum();
-    let sum = T::from_f64(sum);
-    for ((o, &g), &p) in out.iter_mut().zip(go).zip(y) {
-        *o = apply(kind, g, p, sum);
-    }
+#[inline(always)]
+fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
+    let sum = reduce::<T, V>(go.len(), |i, len| {
+        term::<T, V>(kind, ld(go, i, len, T::ZERO), ld(y, i, len, T::ZERO))
+    });
+    let sum = V::splat(T::from_f64(sum));
+    map2::<T, V>(go, y, out, |g, p| apply::<T, V>(kind, g, p, sum));
 }
 
-fn block_tiled<T: Real>(
+/// One tile of rows, one per lane (see `softmax::tile_forward`).
+#[inline(always)]
+fn tile_backward<T: Real, V: Lanes<T>>(
     kind: Kind,
     go: &[T],
     y: &[T],
     out: &mut [T],
     classes: usize,
-    inner: usize,
+    t: Tile,
 ) {
-    let mut j0 = 0;
-    while j0 < inner {
-        let w = TILE.min(inner - j0);
-        let col = |c: usize| c * inner + j0..c * inner + j0 + w;
-        let mut s = [0.0f64; TILE];
-        for c in 0..classes {
-            for ((sj, &g), &p) in s.iter_mut().zip(&go[col(c)]).zip(&y[col(c)]) {
-                *sj += reduce_term(kind, g, p);
-            }
-        }
-        let sums: [T; TILE] = std::array::from_fn(|j| T::from_f64(s[j]));
-        for c in 0..classes {
-            let (gr, yr, or) = (&go[col(c)], &y[col(c)], &mut out[col(c)]);
-            for (((o, &g), &p), &sj) in or.iter_mut().zip(gr).zip(yr).zip(&sums) {
-                *o = apply(kind, g, p, sj);
-            }
-        }
-        j0 += w;
+    let mut sums = [0.0f64; 16];
+    for c in 0..classes {
+        term::<T, V>(kind, t.load(go, c, T::ZERO), t.load(y, c, T::ZERO)).add_to(&mut sums);
+    }
+    let sum = from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(sums[l])));
+    for c in 0..classes {
+        let g = apply::<T, V>(kind, t.load(go, c, T::ZERO), t.load(y, c, T::ZERO), sum);
+        t.store(g, out, c);
     }
 }
 
@@ -143,7 +168,10 @@ mod tests {
                 let pick = |v: &[f64]| (0..c).map(|k| v[k * n + j]).collect::<Vec<_>>();
                 let mut gr = vec![0.0; c];
                 backward(kind, &pick(&go), &pick(&y), &mut gr, Layout::new(&[c], 0));
-                assert_eq!(pick(&g), gr);
+                assert!(pick(&g)
+                    .iter()
+                    .zip(&gr)
+                    .all(|(a, b)| (a - b).abs() <= 1e-14 * b.abs().max(1.0)));
             }
         }
     }

@@ -1,0 +1,261 @@
+"""Side-by-side benchmark: softloss against NumPy, SciPy, PyTorch and the memory-traffic limit.
+
+``python benches/compare.py`` (or ``python -m softloss.bench``) times, in one process, the median
+of several calls of every softloss function and of
+
+- ``limit``: the NumPy operation with the same memory traffic and no arithmetic to speak of:
+  ``x.copy()`` for one read and one new array, ``np.add(a, b)`` for two reads and one new array,
+  ``x.sum()`` for a read-only pass, ``x.sum() + y.sum()`` for two, and their ``out=`` forms
+  ``np.copyto`` / ``np.add(..., out=)``;
+- ``numpy``: the seed tutorial's textbook NumPy code;
+- ``scipy``: ``scipy.special.softmax`` / ``log_softmax`` (when SciPy is importable);
+- ``torch``: ``torch.nn.functional`` on the same memory (when PyTorch is importable).
+
+Every column is reported as a ratio to the limit. Only NumPy is required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+import softloss as sl
+
+FULL_SHAPES: list[tuple[tuple[int, ...], int]] = [
+    ((1, 10), -1),
+    ((64, 10), -1),
+    ((256, 1000), -1),
+    ((512, 32000), -1),
+    ((2048, 50257), -1),
+    ((1_000_000, 10), -1),
+    ((8, 21, 256, 256), 1),
+]
+QUICK_SHAPES = [s for s in FULL_SHAPES if s[0] != (2048, 50257)]
+Fn = Callable[[], Any]
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - any import failure means "not available"
+        return None
+
+
+@dataclass
+class Row:
+    """One measured operation: median seconds per call of each contender."""
+
+    op: str
+    shape: tuple[int, ...]
+    dtype: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def ratios(self) -> dict[str, float]:
+        limit = self.seconds["limit"]
+        return {k: v / limit for k, v in self.seconds.items() if k != "limit"}
+
+
+def median_time(fn: Fn, budget: float) -> float:
+    """Median seconds per call, over repeats that fill about ``budget`` seconds (3 at least)."""
+    fn()  # warm up: page faults, thread-pool start, caches
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(0.02 / once))  # batch tiny calls so the timer resolution does not matter
+    repeats = int(min(max(3, budget / (once * number)), 15))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def _np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _np_ce_grad(x: np.ndarray, t: np.ndarray, axis: int) -> tuple[Any, np.ndarray]:
+    logp = _np_log_softmax(x, axis)
+    picked = np.take_along_axis(logp, np.expand_dims(t, axis), axis)
+    grad = np.exp(logp)
+    np.put_along_axis(grad, np.expand_dims(t, axis), picked * 0 + np.exp(picked) - 1, axis)
+    return -picked.mean(), grad / t.size
+
+
+def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, dict[str, Fn]]]:
+    """``(operation, {contender: zero-argument call})`` for one shape and dtype."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    go = rng.standard_normal(shape).astype(dtype)
+    out = np.empty_like(x)
+    y = sl.softmax(x, axis)
+    t = rng.integers(0, shape[axis], np.delete(np.array(shape), axis % len(shape)))
+    p = rng.uniform(0.001, 0.999, shape).astype(dtype)
+    b = rng.uniform(0, 1, shape).astype(dtype)
+    scipy_special = _optional("scipy.special")
+    torch = _optional("torch")
+    copy = {"limit": lambda: x.copy()}
+    read = {"limit": lambda: x.sum()}
+    read2 = {"limit": lambda: x.sum() + b.sum()}
+    add2 = {"limit": lambda: np.add(go, y)}
+
+    def with_torch(entry: dict[str, Fn], make: Callable[[Any], Fn]) -> dict[str, Fn]:
+        if torch is not None:
+            entry["torch"] = make(torch)
+        return entry
+
+    def tt(a: np.ndarray) -> Any:
+        return torch.from_numpy(a)  # type: ignore[union-attr]
+
+    sm = {"softloss": lambda: sl.softmax(x, axis), "numpy": lambda: _np_softmax(x, axis), **copy}
+    lsm = {"softloss": lambda: sl.log_softmax(x, axis), "numpy": lambda: _np_log_softmax(x, axis), **copy}
+    if scipy_special is not None:
+        sm["scipy"] = lambda: scipy_special.softmax(x, axis=axis)
+        lsm["scipy"] = lambda: scipy_special.log_softmax(x, axis=axis)
+    yield "softmax", with_torch(sm, lambda th: lambda: th.softmax(tt(x), axis))
+    yield "log_softmax", with_torch(lsm, lambda th: lambda: th.log_softmax(tt(x), axis))
+    yield "softmax out=", {"softloss": lambda: sl.softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)}
+    yield "log_softmax out=", {"softloss": lambda: sl.log_softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)}
+    yield "softmax_backward", {
+        "softloss": lambda: sl.softmax_backward(go, y, axis),
+        "numpy": lambda: y * (go - (go * y).sum(axis=axis, keepdims=True)),
+        **add2,
+    }
+    yield "log_softmax_backward", {
+        "softloss": lambda: sl.log_softmax_backward(go, y, axis),
+        "numpy": lambda: go - np.exp(y) * go.sum(axis=axis, keepdims=True),
+        **add2,
+    }
+    yield "softmax_backward out=", {
+        "softloss": lambda: sl.softmax_backward(go, y, axis, out=out),
+        "limit": lambda: np.add(go, y, out=out),
+    }
+    loss_axis = None if axis == 1 else axis
+    yield "nll_loss", {
+        "softloss": lambda: sl.nll_loss(x, t, axis=loss_axis),
+        "numpy": lambda: -np.take_along_axis(x, np.expand_dims(t, axis), axis).mean(),
+        "limit": lambda: t.sum(),
+    }
+    yield "cross_entropy", with_torch(
+        {"softloss": lambda: sl.cross_entropy(x, t, axis=loss_axis),
+         "numpy": lambda: _np_ce_grad(x, t, axis)[0], **read},
+        lambda th: lambda: th.nn.functional.cross_entropy(tt(np.moveaxis(x, axis, 1)), tt(t)),
+    )
+    yield "cross_entropy_backward", {
+        "softloss": lambda: sl.cross_entropy_backward(1.0, x, t, axis=loss_axis),
+        "numpy": lambda: _np_ce_grad(x, t, axis)[1],
+        **copy,
+    }
+    yield "cross_entropy_with_grad", {
+        "softloss": lambda: sl.cross_entropy_with_grad(x, t, axis=loss_axis),
+        "numpy": lambda: _np_ce_grad(x, t, axis),
+        **copy,
+    }
+    yield "binary_cross_entropy", {
+        "softloss": lambda: sl.binary_cross_entropy(p, b),
+        "numpy": lambda: -(b * np.maximum(np.log(p), -100) + (1 - b) * np.maximum(np.log1p(-p), -100)).mean(),
+        **read2,
+    }
+    yield "binary_cross_entropy_backward", {
+        "softloss": lambda: sl.binary_cross_entropy_backward(1.0, p, b),
+        "numpy": lambda: (p - b) / np.maximum(p * (1 - p), 1e-12) / p.size,
+        "limit": lambda: np.add(p, b),
+    }
+    yield "binary_cross_entropy_with_grad", {
+        "softloss": lambda: sl.binary_cross_entropy_with_grad(p, b),
+        "limit": lambda: np.add(p, b),
+    }
+    yield "bce_with_logits", with_torch(
+        {"softloss": lambda: sl.binary_cross_entropy_with_logits(x, b),
+         "numpy": lambda: (np.maximum(x, 0) - x * b + np.log1p(np.exp(-np.abs(x)))).mean(), **read2},
+        lambda th: lambda: th.nn.functional.binary_cross_entropy_with_logits(tt(x), tt(b)),
+    )
+    yield "bce_with_logits_backward", {
+        "softloss": lambda: sl.binary_cross_entropy_with_logits_backward(1.0, x, b),
+        "limit": lambda: np.add(x, b),
+    }
+    yield "bce_with_logits_with_grad", {
+        "softloss": lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
+        "limit": lambda: np.add(x, b),
+    }
+
+
+def run(quick: bool = False, only: list[str] | None = None, progress: Callable[[str], None] | None = None) -> list[Row]:
+    """Measures every case; ``only`` restricts to operations whose name contains one of its items."""
+    shapes = QUICK_SHAPES if quick else FULL_SHAPES
+    budget = 0.2 if quick else 1.0
+    rows = []
+    for dtype in ("float32", "float64"):
+        for shape, axis in shapes:
+            for op, contenders in cases(shape, axis, dtype):
+                if only and not any(o in op for o in only):
+                    continue
+                if progress is not None:
+                    progress(f"{op} {shape} {dtype}")
+                row = Row(op, shape, dtype)
+                for name, fn in contenders.items():
+                    row.seconds[name] = median_time(fn, budget)
+                rows.append(row)
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+        "softloss": sl.config(),
+    }
+
+
+def table(rows: list[Row]) -> str:
+    """A plain-text table: softloss time and every contender's ratio to the limit."""
+    names = ["softloss", "numpy", "scipy", "torch"]
+    head = f"{'operation':32s} {'shape':>18s} {'dtype':>7s} {'limit':>10s} " + " ".join(f"{n:>9s}" for n in names)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ratios = r.ratios()
+        cells = " ".join(f"{ratios[n]:8.2f}x" if n in ratios else f"{'-':>9s}" for n in names)
+        limit = r.seconds["limit"]
+        lines.append(f"{r.op:32s} {str(r.shape):>18s} {r.dtype:>7s} {limit * 1e3:8.3f}ms {cells}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer shapes and shorter repeats")
+    parser.add_argument("--only", nargs="*", help="operations whose name contains one of these")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    rows = run(args.quick, args.only, progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+    print(json.dumps(machine()))
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"machine": machine(), "rows": [asdict(r) for r in rows]}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+//! Row primitives over [`Lanes`]: max, fixed-order sums and elementwise maps of contiguous slices.
+//!
+//! Every sum uses one order on every path: element `i` goes to virtual lane `i % N` (N = 16 for
+//! f32, 8 for f64), lanes accumulate in the element type within blocks of [`BLOCK`] elements, each
+//! block is widened into 16 `f64` totals, and the totals meet in the fixed tree of `tree16`.
+//! Vector tails are loaded with a neutral fill (0 for sums, -inf for max and exp), so tail handling
+//! is the same everywhere. All functions are `#[inline(always)]` so that they compile inside the
+//! caller's `#[target_feature]` entry point.
+
+use super::Real;
+use crate::simd::math::{tree16, BLOCK};
+use crate::simd::Lanes;
+
+/// Lanes of `s[i..i + len]` (`len <= N`), `fill` in the missing lanes.
+#[inline(always)]
+pub fn ld<T: Real, V: Lanes<T>>(s: &[T], i: usize, len: usize, fill: T) -> V {
+    if len == V::N {
+        V::load(&s[i..])
+    } else {
+        V::load_partial(&s[i..i + len], fill)
+    }
+}
+
+/// Writes the first `len` lanes of `v` to `s[i..]`.
+#[inline(always)]
+pub fn st<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
+    if len == V::N {
+        v.store(&mut s[i..]);
+    } else {
+        v.store_partial(&mut s[i..i + len]);
+    }
+}
+
+/// The maximum of `x` (-inf when empty); a NaN anywhere taints later arithmetic, not this value.
+#[inline(always)]
+pub fn max<T: Real, V: Lanes<T>>(x: &[T]) -> T {
+    let (mut a, mut b) = (V::splat(T::NEG_INFINITY), V::splat(T::NEG_INFINITY));
+    let mut pairs = x.chunks_exact(2 * V::N);
+    for p in &mut pairs {
+        a = a.max(V::load(p));
+        b = b.max(V::load(&p[V::N..]));
+    }
+    let rest = pairs.remainder();
+    let mut i = 0;
+    while i < rest.len() {
+        let len = V::N.min(rest.len() - i);
+        a = a.max(ld(rest, i, len, T::NEG_INFINITY));
+        i += len;
+    }
+    a.max(b).reduce_max()
+}
+
+/// `sum` over `n` elements of `term(i, len)`, the lanes for elements `i..i + len` (zero in the
+/// lanes past `len`), in the fixed order described in the module header.
+#[inline(always)]
+pub fn reduce<T: Real, V: Lanes<T>>(n: usize, mut term: impl FnMut(usize, usize) -> V) -> f64 {
+    let mut totals = [0.0f64; 16];
+    let mut i = 0;
+    while i < n {
+        let end = (i + BLOCK).min(n);
+        let mut acc = V::splat(T::ZERO);
+        while i < end {
+            let len = V::N.min(end - i);
+            acc = acc.add(term(i, len));
+            i += len;
+        }
+        acc.add_to(&mut totals);
+    }
+    tree16(&totals)
+}
+
+/// `out[i] = f(x[i])` lane-wise (`out.len() == x.len()`).
+#[inline(always)]
+pub fn map<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
+    let n = out.len().min(x.len());
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        st(f(ld(x, i, len, T::ZERO)), out, i, len);
+        i += len;
+    }
+}
+
+/// `out[i] = f(a[i], b[i])` lane-wise.
+#[inline(always)]
+pub fn map2<T: Real, V: Lanes<T>>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(V, V) -> V) {
+    let n = out.len().min(a.len()).min(b.len());
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        st(
+            f(ld(a, i, len, T::ZERO), ld(b, i, len, T::ZERO)),
+            out,
+            i,
+            len,
+        );
+        i += len;
+    }
+}
+
+/// `out[i] = f(out[i])` lane-wise.
+#[inline(always)]
+pub fn update<T: Real, V: Lanes<T>>(out: &mut [T], f: impl Fn(V) -> V) {
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        let v = f(ld(out, i, len, T::ZERO));
+        st(v, out, i, len);
+        i += len;
+    }
+}
+
+/// The lanes of `vals` (at most 16 of them) as a vector.
+#[inline(always)]
+pub fn from_array<T: Real, V: Lanes<T>>(vals: &[T; 16]) -> V {
+    V::load_partial(&vals[..V::N.min(16)], T::ZERO)
+}
+
+/// Up to one vector of rows processed together, one row per lane: lane `l`, class `c` is element
+/// `base + l * lane_stride + c * class_stride`. Rows of a non-last class axis are adjacent columns
+/// (`lane_stride` 1, `class_stride` inner); short contiguous rows are transposed on the fly
+/// (`lane_stride` C, `class_stride` 1), which keeps every lane busy when C is smaller than a vector.
+#[derive(Clone, Copy, Debug)]
+pub struct Tile {
+    /// Element of lane 0, class 0.
+    pub base: usize,
+    /// Rows in this tile (`<= N`).
+    pub lanes: usize,
+    /// Distance between the rows of adjacent lanes.
+    pub lane_stride: usize,
+    /// Distance between adjacent classes of one row.
+    pub class_stride: usize,
+}
+
+impl Tile {
+    /// Index of lane `l`, class `c`.
+    #[inline(always)]
+    #[must_use]
+    pub fn at(&self, l: usize, c: usize) -> usize {
+        self.base + l * self.lane_stride + c * self.class_stride
+    }
+
+    /// Class `c` of every lane (`fill` past `lanes`).
+    #[inline(always)]
+    pub fn load<T: Real, V: Lanes<T>>(&self, s: &[T], c: usize, fill: T) -> V {
+        let start = self.base + c * self.class_stride;
+        if self.lane_stride == 1 {
+            return ld(s, start, self.lanes, fill);
+        }
+        let mut a = [fill; 16];
+        for (l, v) in a.iter_mut().enumerate().take(self.lanes) {
+            *v = s[start + l * self.lane_stride];
+        }
+        V::load(&a)
+    }
+
+    /// Writes class `c` of every lane.
+    #[inline(always)]
+    pub fn store<T: Real, V: Lanes<T>>(&self, v: V, s: &mut [T], c: usize) {
+        let start = self.base + c * self.class_stride;
+        if self.lane_stride == 1 {
+            return st(v, s, start, self.lanes);
+        }
+        let mut a = [T::ZERO; 16];
+        v.store(&mut a);
+        for (l, &x) in a.iter().enumerate().take(self.lanes) {
+            s[start + l * self.lane_stride] = x;
+        }
+    }
+}
+
+/// Contiguous rows shorter than this are processed as transposed tiles, one row per lane.
+pub const SHORT_ROW: usize = 16;
+
+/// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
+/// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
+/// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
+/// that are not short (they take the row kernels). An iterator rather than a callback: closures do
+/// not inherit the `#[target_feature]`s of the entry point they are written in.
+#[inline(always)]
+#[must_use]
+pub fn tiles(blocks: usize, classes: usize, inner: usize, lanes: usize) -> Option<Tiles> {
+    if inner == 1 && classes >= SHORT_ROW {
+        return None;
+    }
+    Some(Tiles {
+        blocks,
+        classes,
+        inner,
+        lanes,
+        block: 0,
+        j: 0,
+    })
+}
+
+/// The iterator of [`tiles`].
+#[derive(Clone, Debug)]
+pub struct Tiles {
+    blocks: usize,
+    classes: usize,
+    inner: usize,
+    lanes: usize,
+    /// Next block (or, for short rows, next row).
+    block: usize,
+    /// Next column within the block.
+    j: usize,
+}
+
+impl Iterator for Tiles {
+    type Item = (Tile, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(Tile, usize)> {
+        if self.block >= self.blocks {
+            return None;
+        }
+        if self.inner == 1 {
+            let (r, lanes) = (self.block, self.lanes.min(self.blocks - self.block));
+            self.block += lanes;
+            let tile = Tile {
+                base: r * self.classes,
+                lanes,
+                lane_stride: self.classes,
+                class_stride: 1,
+            };
+            return Some((tile, r));
+        }
+        let (o, j) = (self.block, self.j);
+        let lanes = self.lanes.min(self.inner - j);
+        self.j += lanes;
+        if self.j >= self.inner {
+            self.j = 0;
+            self.block += 1;
+        }
+        let base = o * self.classes * self.inner + j;
+        Some((
+            Tile {
+                base,
+                lanes,
+                lane_stride: 1,
+                class_stride: self.inner,
+            },
+            o * self.inner + j,
+        ))
+    }
+}

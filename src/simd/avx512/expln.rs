@@ -1,0 +1,222 @@
+//! The AVX-512F `exp`/`ln` kernels on one register (16×f32, 8×f64).
+//!
+//! Each is a lane-wise transcription of `math.rs` (same constants, same FMA and rounding
+//! sequence), so results are bitwise equal to `math::exp_f32` etc.; see `math.rs` for the
+//! algorithms and error bounds. Only AVX-512F instructions are used (no DQ/VL): the i64→f64
+//! exponent conversion uses the exact `2^52` magic-number trick.
+
+// Bit patterns reinterpreted as i32/i64 and small exponent constants (< 2^11) as floats: exact.
+#![allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+// Math notation, as in `math.rs`.
+#![allow(clippy::many_single_char_names)]
+
+use crate::simd::math as s;
+use std::arch::x86_64::{
+    __m512, __m512d, _mm512_add_epi32, _mm512_add_epi64, _mm512_add_pd, _mm512_add_ps,
+    _mm512_and_si512, _mm512_castpd_si512, _mm512_castps_si512, _mm512_castsi512_pd,
+    _mm512_castsi512_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_cvtepi32_ps, _mm512_div_pd,
+    _mm512_div_ps, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_mask_blend_pd, _mm512_mask_blend_ps,
+    _mm512_max_pd, _mm512_max_ps, _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps,
+    _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_epi64, _mm512_set1_pd, _mm512_set1_ps,
+    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_slli_epi64, _mm512_srai_epi32,
+    _mm512_srai_epi64, _mm512_srli_epi32, _mm512_srli_epi64, _mm512_sub_epi32, _mm512_sub_epi64,
+    _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+};
+
+/// exp on 16 lanes; bitwise equal to `math::exp_f32` per lane.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn exp16(x: __m512) -> __m512 {
+    let xc = _mm512_min_ps(
+        _mm512_max_ps(x, _mm512_set1_ps(s::EXP_LO_F32)),
+        _mm512_set1_ps(s::EXP_HI_F32),
+    );
+    let shift = _mm512_set1_ps(s::SHIFT_F32);
+    let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(s::LOG2E_F32), shift);
+    let nk = _mm512_sub_ps(shift, t);
+    let r = _mm512_fmadd_ps(nk, _mm512_set1_ps(s::LN2_HI_F32), xc);
+    let r = _mm512_fmadd_ps(nk, _mm512_set1_ps(s::LN2_LO_F32), r);
+    let mut q = _mm512_set1_ps(s::EXP_Q_F32[0]);
+    for &c in &s::EXP_Q_F32[1..] {
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
+    }
+    let one = _mm512_set1_ps(1.0);
+    let p = _mm512_fmadd_ps(_mm512_fmadd_ps(q, r, one), r, one);
+    let k = _mm512_sub_epi32(
+        _mm512_castps_si512(t),
+        _mm512_set1_epi32(s::SHIFT_F32.to_bits() as i32),
+    );
+    let k1 = _mm512_srai_epi32::<1>(k);
+    let k2 = _mm512_sub_epi32(k, k1);
+    let bias = _mm512_set1_epi32(127);
+    let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k1, bias)));
+    let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k2, bias)));
+    let y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
+}
+
+/// exp on 8 lanes; bitwise equal to `math::exp_f64` per lane.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn exp8d(x: __m512d) -> __m512d {
+    let xc = _mm512_min_pd(
+        _mm512_max_pd(x, _mm512_set1_pd(s::EXP_LO_F64)),
+        _mm512_set1_pd(s::EXP_HI_F64),
+    );
+    let shift = _mm512_set1_pd(s::SHIFT_F64);
+    let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(s::LOG2E_F64), shift);
+    let nk = _mm512_sub_pd(shift, t);
+    let r = _mm512_fmadd_pd(nk, _mm512_set1_pd(s::LN2_HI_F64), xc);
+    let r = _mm512_fmadd_pd(nk, _mm512_set1_pd(s::LN2_LO_F64), r);
+    let mut q = _mm512_set1_pd(s::EXP_Q_F64[0]);
+    for &c in &s::EXP_Q_F64[1..] {
+        q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
+    }
+    let one = _mm512_set1_pd(1.0);
+    let p = _mm512_fmadd_pd(_mm512_fmadd_pd(q, r, one), r, one);
+    let k = _mm512_sub_epi64(
+        _mm512_castpd_si512(t),
+        _mm512_set1_epi64(s::SHIFT_F64.to_bits() as i64),
+    );
+    let k1 = _mm512_srai_epi64::<1>(k);
+    let k2 = _mm512_sub_epi64(k, k1);
+    let bias = _mm512_set1_epi64(1023);
+    let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
+    let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
+    let y = _mm512_mul_pd(_mm512_mul_pd(p, s1), s2);
+    _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
+}
+
+/// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn ln16(x: __m512) -> __m512 {
+    let zero = _mm512_setzero_ps();
+    let sub = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(f32::MIN_POSITIVE));
+    let xs = _mm512_mask_blend_ps(
+        sub,
+        x,
+        _mm512_mul_ps(x, _mm512_set1_ps(s::LN_SUB_SCALE_F32)),
+    );
+    let kadj = _mm512_mask_blend_ps(
+        sub,
+        _mm512_set1_ps(127.0),
+        _mm512_set1_ps((127 + s::LN_SUB_K_F32) as f32),
+    );
+    let ix = _mm512_add_epi32(
+        _mm512_castps_si512(xs),
+        _mm512_set1_epi32(s::LN_OFF_F32 as i32),
+    );
+    let dk = _mm512_sub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32::<23>(ix)), kadj);
+    let m = _mm512_castsi512_ps(_mm512_add_epi32(
+        _mm512_and_si512(ix, _mm512_set1_epi32(0x007f_ffff)),
+        _mm512_set1_epi32(s::SQRT_HALF_BITS_F32 as i32),
+    ));
+    let f = _mm512_sub_ps(m, _mm512_set1_ps(1.0));
+    let sv = _mm512_div_ps(f, _mm512_add_ps(_mm512_set1_ps(2.0), f));
+    let z = _mm512_mul_ps(sv, sv);
+    let w = _mm512_mul_ps(z, z);
+    let lg = |i: usize| _mm512_set1_ps(s::LG_F32[i]);
+    let t1 = _mm512_mul_ps(w, _mm512_fmadd_ps(w, lg(3), lg(1)));
+    let t2 = _mm512_mul_ps(z, _mm512_fmadd_ps(w, lg(2), lg(0)));
+    let rr = _mm512_add_ps(t2, t1);
+    let hfsq = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5), f), f);
+    let a = _mm512_fmadd_ps(
+        sv,
+        _mm512_add_ps(hfsq, rr),
+        _mm512_mul_ps(dk, _mm512_set1_ps(s::LN_LN2_LO_F32)),
+    );
+    let y = _mm512_fmadd_ps(
+        dk,
+        _mm512_set1_ps(s::LN_LN2_HI_F32),
+        _mm512_add_ps(_mm512_sub_ps(a, hfsq), f),
+    );
+    let inf = _mm512_set1_ps(f32::INFINITY);
+    let y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, inf), y, x);
+    let y = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, zero),
+        y,
+        _mm512_set1_ps(f32::NEG_INFINITY),
+    );
+    let y = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, zero),
+        y,
+        _mm512_set1_ps(f32::NAN),
+    );
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
+}
+
+/// ln on 8 lanes; bitwise equal to `math::ln_f64` per lane.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn ln8d(x: __m512d) -> __m512d {
+    let zero = _mm512_setzero_pd();
+    let sub = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE));
+    let xs = _mm512_mask_blend_pd(
+        sub,
+        x,
+        _mm512_mul_pd(x, _mm512_set1_pd(s::LN_SUB_SCALE_F64)),
+    );
+    let kadj = _mm512_mask_blend_pd(
+        sub,
+        _mm512_set1_pd(1023.0),
+        _mm512_set1_pd((1023 + s::LN_SUB_K_F64) as f64),
+    );
+    let ix = _mm512_add_epi64(
+        _mm512_castpd_si512(xs),
+        _mm512_set1_epi64(s::LN_OFF_F64 as i64),
+    );
+    // Biased exponent (< 2^12) to f64 exactly: bits of 2^52 + e, minus 2^52.
+    let two52 = 4_503_599_627_370_496.0f64;
+    let e = _mm512_castsi512_pd(_mm512_or_si512(
+        _mm512_srli_epi64::<52>(ix),
+        _mm512_set1_epi64(two52.to_bits() as i64),
+    ));
+    let dk = _mm512_sub_pd(_mm512_sub_pd(e, _mm512_set1_pd(two52)), kadj);
+    let m = _mm512_castsi512_pd(_mm512_add_epi64(
+        _mm512_and_si512(ix, _mm512_set1_epi64(0x000f_ffff_ffff_ffff)),
+        _mm512_set1_epi64(s::SQRT_HALF_BITS_F64 as i64),
+    ));
+    let f = _mm512_sub_pd(m, _mm512_set1_pd(1.0));
+    let sv = _mm512_div_pd(f, _mm512_add_pd(_mm512_set1_pd(2.0), f));
+    let z = _mm512_mul_pd(sv, sv);
+    let w = _mm512_mul_pd(z, z);
+    let lg = |i: usize| _mm512_set1_pd(s::LG_F64[i]);
+    let t1 = _mm512_mul_pd(
+        w,
+        _mm512_fmadd_pd(w, _mm512_fmadd_pd(w, lg(5), lg(3)), lg(1)),
+    );
+    let t2 = _mm512_mul_pd(
+        z,
+        _mm512_fmadd_pd(
+            w,
+            _mm512_fmadd_pd(w, _mm512_fmadd_pd(w, lg(6), lg(4)), lg(2)),
+            lg(0),
+        ),
+    );
+    let rr = _mm512_add_pd(t2, t1);
+    let hfsq = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(0.5), f), f);
+    let a = _mm512_fmadd_pd(
+        sv,
+        _mm512_add_pd(hfsq, rr),
+        _mm512_mul_pd(dk, _mm512_set1_pd(s::LN_LN2_LO_F64)),
+    );
+    let y = _mm512_fmadd_pd(
+        dk,
+        _mm512_set1_pd(s::LN_LN2_HI_F64),
+        _mm512_add_pd(_mm512_sub_pd(a, hfsq), f),
+    );
+    let inf = _mm512_set1_pd(f64::INFINITY);
+    let y = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, inf), y, x);
+    let y = _mm512_mask_blend_pd(
+        _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, zero),
+        y,
+        _mm512_set1_pd(f64::NEG_INFINITY),
+    );
+    let y = _mm512_mask_blend_pd(
+        _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, zero),
+        y,
+        _mm512_set1_pd(f64::NAN),
+    );
+    _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
+}

@@ -1,0 +1,86 @@
+//! The vector abstraction the kernels are written against, once, for every instruction set.
+//!
+//! A [`Lanes<T>`] value holds a fixed number of logical lanes — 16 for `f32`, 8 for `f64` — on
+//! every path: AVX-512 uses one register, AVX2 two, NEON four, the scalar path a plain array. Every
+//! operation is an IEEE operation with one rounding (`mul_add` is a fused multiply-add everywhere),
+//! and `exp`/`ln` perform the same operation sequence as the scalar reference in `math.rs`, so a
+//! kernel written against this trait gives bitwise-identical results on every path. Reductions
+//! across lanes are fixed trees, never the hardware's horizontal instructions.
+//!
+//! An [`Isa`] is a zero-sized proof that the CPU supports a path; kernels are generic over it and
+//! instantiated inside a `#[target_feature]` entry point by `dispatch`, so every method here is
+//! `#[inline(always)]` in the implementations.
+
+use super::Path;
+
+/// A vector of `Self::N` lanes of `T` (16 for f32, 8 for f64).
+pub trait Lanes<T: Copy>: Copy + Send + Sync {
+    /// Logical lane count, the same on every path.
+    const N: usize;
+
+    /// Every lane set to `v`.
+    fn splat(v: T) -> Self;
+    /// Lanes from `s[..N]`; `s` must hold at least `N` elements.
+    fn load(s: &[T]) -> Self;
+    /// Lanes from `s` (fewer than `N` elements), the rest set to `fill`.
+    fn load_partial(s: &[T], fill: T) -> Self;
+    /// Writes the lanes to `s[..N]`; `s` must hold at least `N` elements.
+    fn store(self, s: &mut [T]);
+    /// Writes the first `s.len()` (fewer than `N`) lanes to `s`.
+    fn store_partial(self, s: &mut [T]);
+
+    /// Lane-wise `self + o`.
+    #[must_use]
+    fn add(self, o: Self) -> Self;
+    /// Lane-wise `self - o`.
+    #[must_use]
+    fn sub(self, o: Self) -> Self;
+    /// Lane-wise `self * o`.
+    #[must_use]
+    fn mul(self, o: Self) -> Self;
+    /// Lane-wise `self / o`.
+    #[must_use]
+    fn div(self, o: Self) -> Self;
+    /// Lane-wise `self * a + b` with a single rounding.
+    #[must_use]
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// Lane-wise maximum (which operand a NaN yields is path-specific; callers only rely on the
+    /// result being NaN-tainted through later arithmetic).
+    #[must_use]
+    fn max(self, o: Self) -> Self;
+    /// Lane-wise minimum (NaN as for [`Lanes::max`]).
+    #[must_use]
+    fn min(self, o: Self) -> Self;
+    /// Lane-wise `|self|`.
+    #[must_use]
+    fn abs(self) -> Self;
+    /// `a` in the lanes where `self >= 0`, else `b` (NaN selects `b`).
+    #[must_use]
+    fn select_nonneg(self, a: Self, b: Self) -> Self;
+    /// 0 in the lanes where `coef == 0`, else `self` (so `0 * inf` terms can be dropped).
+    #[must_use]
+    fn zero_where_zero(self, coef: Self) -> Self;
+    /// Lane-wise `e^self`, bitwise equal to `math::exp_f32`/`exp_f64`.
+    #[must_use]
+    fn exp(self) -> Self;
+    /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
+    #[must_use]
+    fn ln(self) -> Self;
+
+    /// The largest lane (a fixed tree of `max`).
+    fn reduce_max(self) -> T;
+    /// Adds lane `i` to `acc[i]`, widened to `f64`.
+    fn add_to(self, acc: &mut [f64; 16]);
+    /// True when some lane is outside `[0, 1]` or NaN.
+    fn any_outside_unit(self) -> bool;
+}
+
+/// An instruction set the kernels can run on; a value proves the CPU supports it.
+pub trait Isa: Copy + Send + Sync + 'static {
+    /// Which path this is.
+    const PATH: Path;
+    /// 16 lanes of f32.
+    type F32: Lanes<f32>;
+    /// 8 lanes of f64.
+    type F64: Lanes<f64>;
+}

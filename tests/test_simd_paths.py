@@ -1,0 +1,97 @@
+"""Every SIMD path this CPU supports gives the same bits, and passes the fixtures.
+
+``SOFTLOSS_SIMD`` is read once per process, so each path runs in a subprocess that computes every
+fixture case (forward and backward) plus large random inputs that take the vector, tiled, online
+and parallel routes, and prints a digest of all the bits it produced.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import softloss
+
+SCRIPT = textwrap.dedent(
+    r"""
+    import hashlib, json, sys
+    import numpy as np
+    import softloss as sl
+    sys.path.insert(0, sys.argv[1])
+    from conftest import load_cases, assert_close
+
+    digest = hashlib.sha256()
+    def add(v):
+        digest.update(np.ascontiguousarray(np.asarray(v)).tobytes())
+
+    cases, arrays = load_cases()
+    for case in cases:
+        fn = getattr(sl, case["fn"])
+        args = [arrays[f"{case['id']}.{n}"] for n in case["args"]]
+        kw = {k: arrays[v["array"]] if isinstance(v, dict) else v for k, v in case["kwargs"].items()}
+        got = fn(*args, **kw)
+        assert_close(got, arrays[case["expected"]], case["dtype"])
+        add(got)
+        if "expected_grad" in case:
+            go = arrays[case["grad_output"]]
+            back = getattr(sl, case["fn"] + "_backward")
+            g = back(go, fn(args[0], **kw), **kw) if case["fn"] in ("softmax", "log_softmax") else back(go, *args, **kw)
+            assert_close(g, arrays[case["expected_grad"]], case["dtype"])
+            add(g)
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for shape, axis in [((300, 1000), -1), ((4, 70_000), -1), ((3, 21, 40, 40), 1), ((2000, 10), -1)]:
+            x = (rng.standard_normal(shape) * 5).astype(dtype)
+            for f in (sl.softmax, sl.log_softmax):
+                y = f(x, axis)
+                add(y)
+                add(getattr(sl, f.__name__ + "_backward")(x, y, axis))
+            classes = shape[axis]
+            t = rng.integers(0, classes, np.delete(np.array(shape), axis % len(shape)))
+            for eps in (0.0, 0.1):
+                loss, grad = sl.cross_entropy_with_grad(x, t, label_smoothing=eps, axis=axis)
+                add(loss); add(grad)
+            p = sl.softmax(rng.standard_normal(shape).astype(dtype), axis)
+            loss, grad = sl.cross_entropy_with_grad(x, p, axis=axis, reduction="sum")
+            add(loss); add(grad)
+        xb = rng.uniform(0, 1, 100_003).astype(dtype)
+        yb = rng.uniform(0, 1, 100_003).astype(dtype)
+        for r in ("none", "mean"):
+            add(sl.binary_cross_entropy_with_grad(xb, yb, reduction=r)[0])
+            add(sl.binary_cross_entropy_with_logits_with_grad(xb * 20 - 10, yb, reduction=r)[1])
+    print(json.dumps({"simd": sl.config()["simd"], "digest": digest.hexdigest()}))
+    """
+)
+
+
+def _run(path, threads="2"):
+    env = dict(os.environ, SOFTLOSS_SIMD=path, SOFTLOSS_NUM_THREADS=threads)
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, tests_dir], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_every_supported_path_gives_identical_bits():
+    paths = softloss.config()["simd_supported"]
+    results = {p: _run(p) for p in paths}
+    for path, result in results.items():
+        assert result["simd"] == path
+    digests = {r["digest"] for r in results.values()}
+    assert len(digests) == 1, results
+
+
+def test_thread_count_does_not_change_the_bits():
+    best = softloss.config()["simd"]
+    assert _run(best, threads="1")["digest"] == _run(best, threads="3")["digest"]
+
+
+def test_unknown_and_unsupported_requests_fall_back():
+    assert _run("no-such-path")["simd"] == softloss.config()["simd"]
