@@ -8,9 +8,8 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{from_array, Tile};
+use super::rowops::{from_array, LaneSum, Tile};
 use super::{GradScale, LossSum, Real};
-use crate::simd::math::ln_f64;
 use crate::simd::Lanes;
 
 /// The arrays a tile reads and writes, all chunk-local (element 0 is the chunk's first).
@@ -54,7 +53,7 @@ pub(super) fn tile<T: Real, V: Lanes<T>>(
     for c in 0..classes {
         m = m.max(t.load(io.x, c, T::NEG_INFINITY));
     }
-    let mut s = [0.0f64; 16];
+    let mut s = LaneSum::default();
     let mut shifted = [0.0f64; 16]; // sum w_c (x_c - m), or sum q_c (x_c - m) for probabilities
     let mut wy = [0.0f64; 16]; // sum w_c y_c (probabilities)
     let (keep, add) = (
@@ -72,7 +71,7 @@ pub(super) fn tile<T: Real, V: Lanes<T>>(
         if store {
             t.store(e, io.g, c);
         }
-        e.add_to(&mut s);
+        s.add(e);
         if prob {
             let y = t.load::<T, V>(io.y, c, T::ZERO);
             q(c, y).mul(d).add_to(&mut shifted);
@@ -82,14 +81,16 @@ pub(super) fn tile<T: Real, V: Lanes<T>>(
                 .add_to(&mut shifted);
         }
     }
-    let mut mv = [T::ZERO; 16];
+    let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
     m.store(&mut mv);
+    s.ln::<T, V>().store(&mut log_sv);
+    s.recip::<T, V>().store(&mut inv_sv);
 
     let mut sum = LossSum::default();
     let mut q_total = [0.0f64; 16];
     let mut row_scale = [0.0f64; 16];
     for l in 0..lanes {
-        let log_s = ln_f64(s[l]);
+        let log_s = log_sv[l].to_f64();
         row_scale[l] = io.scale.at(k(l));
         let part = if prob {
             q_total[l] = (1.0 - eps) * wy[l] + smooth * ctx.weight_total;
@@ -116,7 +117,8 @@ pub(super) fn tile<T: Real, V: Lanes<T>>(
         sum = sum + part;
     }
     if store {
-        let a: [T; 16] = std::array::from_fn(|l| T::from_f64(row_scale[l] * q_total[l] / s[l]));
+        let a: [T; 16] =
+            std::array::from_fn(|l| T::from_f64(row_scale[l] * q_total[l] * inv_sv[l].to_f64()));
         write_grad::<T, V>(ctx, io.y, io.g, t, &class, &a, &row_scale);
     }
     sum

@@ -1,14 +1,15 @@
 //! Row primitives over [`Lanes`]: max, fixed-order sums and elementwise maps of contiguous slices.
 //!
 //! Every sum uses one order on every path: element `i` goes to virtual lane `i % N` (N = 16 for
-//! f32, 8 for f64), lanes accumulate in the element type within blocks of [`BLOCK`] elements, each
-//! block is widened into 16 `f64` totals, and the totals meet in the fixed tree of `tree16`.
+//! f32, 8 for f64), each vector of terms is widened and added to 16 `f64` lane totals, and the
+//! totals meet in the fixed tree of `tree16`. Accumulating in f64 (rather than in f32 lanes) keeps
+//! the low bits of a sum just above 1, which a confident row's log-probability is made of.
 //! Vector tails are loaded with a neutral fill (0 for sums, -inf for max and exp), so tail handling
 //! is the same everywhere. All functions are `#[inline(always)]` so that they compile inside the
 //! caller's `#[target_feature]` entry point.
 
 use super::Real;
-use crate::simd::math::{tree16, BLOCK};
+use crate::simd::math::tree16;
 use crate::simd::Lanes;
 
 /// Lanes of `s[i..i + len]` (`len <= N`), `fill` in the missing lanes.
@@ -57,14 +58,9 @@ pub fn reduce<T: Real, V: Lanes<T>>(n: usize, mut term: impl FnMut(usize, usize)
     let mut totals = [0.0f64; 16];
     let mut i = 0;
     while i < n {
-        let end = (i + BLOCK).min(n);
-        let mut acc = V::splat(T::ZERO);
-        while i < end {
-            let len = V::N.min(end - i);
-            acc = acc.add(term(i, len));
-            i += len;
-        }
-        acc.add_to(&mut totals);
+        let len = V::N.min(n - i);
+        term(i, len).add_to(&mut totals);
+        i += len;
     }
     tree16(&totals)
 }
@@ -173,6 +169,46 @@ impl Tile {
 /// Contiguous rows shorter than this are processed as transposed tiles, one row per lane.
 pub const SHORT_ROW: usize = 16;
 
+/// A tile's rows gathered into a local buffer, class-major (`buf[c * 16 + l]`), so that short
+/// rows are read and written once with plain scalar moves and computed on with contiguous loads.
+pub type TileBuf<T> = [T; 16 * SHORT_ROW];
+
+impl Tile {
+    /// The same lanes in a [`TileBuf`].
+    #[inline(always)]
+    #[must_use]
+    pub fn local(&self) -> Tile {
+        Tile {
+            base: 0,
+            lanes: self.lanes,
+            lane_stride: 1,
+            class_stride: 16,
+        }
+    }
+
+    /// Copies this tile of short rows (`lane_stride == classes`) from `src` into `buf`.
+    #[inline(always)]
+    pub fn gather<T: Real>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
+        let rows = &src[self.base..self.base + self.lanes * classes];
+        for (l, row) in rows.chunks_exact(classes).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                buf[(c * 16 + l) % (16 * SHORT_ROW)] = v;
+            }
+        }
+    }
+
+    /// Copies `buf` back into this tile of short rows of `dst`.
+    #[inline(always)]
+    pub fn scatter<T: Real>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
+        let rows = &mut dst[self.base..self.base + self.lanes * classes];
+        for (l, row) in rows.chunks_exact_mut(classes).enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = buf[(c * 16 + l) % (16 * SHORT_ROW)];
+            }
+        }
+    }
+}
+
 /// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
 /// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
 /// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
@@ -243,5 +279,48 @@ impl Iterator for Tiles {
             },
             o * self.inner + j,
         ))
+    }
+}
+
+/// Per-lane sums over a tile's classes, accumulated in f64 in class order (a struct, not a
+/// callback, so that nothing escapes the entry point's target features).
+#[derive(Clone, Copy, Debug)]
+pub struct LaneSum {
+    totals: [f64; 16],
+}
+
+impl Default for LaneSum {
+    fn default() -> Self {
+        LaneSum { totals: [0.0; 16] }
+    }
+}
+
+impl LaneSum {
+    /// Adds the next class's lanes.
+    #[inline(always)]
+    pub fn add<T: Real, V: Lanes<T>>(&mut self, v: V) {
+        v.add_to(&mut self.totals);
+    }
+
+    /// The sums rounded to the element type.
+    #[inline(always)]
+    pub fn lanes<T: Real, V: Lanes<T>>(&self) -> V {
+        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(self.totals[l])))
+    }
+
+    /// `1 / sum` per lane, rounded once to the element type.
+    #[inline(always)]
+    pub fn recip<T: Real, V: Lanes<T>>(&self) -> V {
+        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(1.0 / self.totals[l])))
+    }
+
+    /// `ln(sum)` per lane: `ln(hi) + lo / hi` with `sum = hi + lo` split at the element type, so a
+    /// sum just above 1 (a confident row) keeps the low bits that rounding to f32 would drop.
+    #[inline(always)]
+    pub fn ln<T: Real, V: Lanes<T>>(&self) -> V {
+        let hi: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l]));
+        let lo: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l] - hi[l].to_f64()));
+        let (hi, lo) = (from_array::<T, V>(&hi), from_array::<T, V>(&lo));
+        hi.ln().add(lo.div(hi))
     }
 }

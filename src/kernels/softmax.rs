@@ -21,7 +21,7 @@
 //! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
 //! sum in f64 in class order.
 
-use super::rowops::{from_array, ld, map, max, reduce, st, tiles, update, Tile};
+use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, SHORT_ROW};
 use super::{Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
@@ -89,8 +89,15 @@ impl<T: Real> Kernel for Forward<'_, T> {
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
         if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N) {
+            let (mut xb, mut ob) = ([T::ZERO; 16 * SHORT_ROW], [T::ZERO; 16 * SHORT_ROW]);
             for (tile, _) in tiles {
-                tile_forward::<T, T::V<I>>(kind, x, out, classes, tile);
+                if tile.lane_stride == 1 {
+                    tile_forward::<T, T::V<I>>(kind, x, out, classes, tile);
+                } else {
+                    tile.gather(x, classes, &mut xb);
+                    tile_forward::<T, T::V<I>>(kind, &xb, &mut ob, classes, tile.local());
+                    tile.scatter(&ob, classes, out);
+                }
             }
             return;
         }
@@ -163,19 +170,18 @@ fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classe
     for c in 0..classes {
         m = m.max(t.load(x, c, T::NEG_INFINITY));
     }
-    let mut sums = [0.0f64; 16];
+    let mut sums = LaneSum::default();
     for c in 0..classes {
         let e = t.load::<T, V>(x, c, T::NEG_INFINITY).sub(m).exp();
         if kind == Kind::Softmax {
             t.store(e, out, c);
         }
-        e.add_to(&mut sums);
+        sums.add(e);
     }
-    let factor: [T; 16] = std::array::from_fn(|l| match kind {
-        Kind::Softmax => T::from_f64(1.0 / sums[l]),
-        Kind::LogSoftmax => T::from_f64(ln_f64(sums[l])),
-    });
-    let f = from_array::<T, V>(&factor);
+    let f = match kind {
+        Kind::Softmax => sums.recip::<T, V>(),
+        Kind::LogSoftmax => sums.ln::<T, V>(),
+    };
     for c in 0..classes {
         let v = match kind {
             Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f),

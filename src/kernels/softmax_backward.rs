@@ -7,7 +7,7 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{from_array, ld, map2, reduce, tiles, Tile};
+use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, SHORT_ROW};
 use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
@@ -62,8 +62,21 @@ impl<T: Real> Kernel for Backward<'_, T> {
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
         if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N) {
+            let mut bufs = (
+                [T::ZERO; 16 * SHORT_ROW],
+                [T::ZERO; 16 * SHORT_ROW],
+                [T::ZERO; 16 * SHORT_ROW],
+            );
             for (tile, _) in tiles {
-                tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
+                if tile.lane_stride == 1 {
+                    tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
+                } else {
+                    let (gb, yb, ob) = (&mut bufs.0, &mut bufs.1, &mut bufs.2);
+                    tile.gather(go, classes, gb);
+                    tile.gather(y, classes, yb);
+                    tile_backward::<T, T::V<I>>(kind, gb, yb, ob, classes, tile.local());
+                    tile.scatter(ob, classes, out);
+                }
             }
             return;
         }
@@ -111,11 +124,15 @@ fn tile_backward<T: Real, V: Lanes<T>>(
     classes: usize,
     t: Tile,
 ) {
-    let mut sums = [0.0f64; 16];
+    let mut sums = LaneSum::default();
     for c in 0..classes {
-        term::<T, V>(kind, t.load(go, c, T::ZERO), t.load(y, c, T::ZERO)).add_to(&mut sums);
+        sums.add(term::<T, V>(
+            kind,
+            t.load(go, c, T::ZERO),
+            t.load(y, c, T::ZERO),
+        ));
     }
-    let sum = from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(sums[l])));
+    let sum = sums.lanes::<T, V>();
     for c in 0..classes {
         let g = apply::<T, V>(kind, t.load(go, c, T::ZERO), t.load(y, c, T::ZERO), sum);
         t.store(g, out, c);
