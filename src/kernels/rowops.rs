@@ -304,12 +304,14 @@ impl LaneSum {
 
     /// The sums rounded to the element type.
     #[inline(always)]
+    #[must_use]
     pub fn lanes<T: Real, V: Lanes<T>>(&self) -> V {
         from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(self.totals[l])))
     }
 
     /// `1 / sum` per lane, rounded once to the element type.
     #[inline(always)]
+    #[must_use]
     pub fn recip<T: Real, V: Lanes<T>>(&self) -> V {
         from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(1.0 / self.totals[l])))
     }
@@ -317,6 +319,7 @@ impl LaneSum {
     /// `ln(sum)` per lane: `ln(hi) + lo / hi` with `sum = hi + lo` split at the element type, so a
     /// sum just above 1 (a confident row) keeps the low bits that rounding to f32 would drop.
     #[inline(always)]
+    #[must_use]
     pub fn ln<T: Real, V: Lanes<T>>(&self) -> V {
         let hi: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l]));
         let lo: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l] - hi[l].to_f64()));
