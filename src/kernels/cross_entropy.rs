@@ -16,7 +16,7 @@
 use super::cross_entropy_row::contiguous_row;
 use super::cross_entropy_tile::{tile, TileIo};
 use super::nll::ClassTargets;
-use super::rowops::{tiles, SHORT_ROW};
+use super::rowops::{tiles, TileBufs};
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};
@@ -121,27 +121,21 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
         };
         let mut sum = LossSum::default();
         if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N) {
-            let mut bufs = (
-                [T::ZERO; 16 * SHORT_ROW],
-                [T::ZERO; 16 * SHORT_ROW],
-                [T::ZERO; 16 * SHORT_ROW],
-            );
-            for (t, r0) in tiles {
+            let mut bufs = TileBufs::<T, 2>::default();
+            let mut tiles = tiles.peekable();
+            while let Some((t, r0)) = tiles.next() {
                 if t.lane_stride == 1 {
                     sum = sum + tile::<T, T::V<I>>(ctx, &mut io, t, r0);
                     continue;
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
-                let (xb, yb, gb) = (&mut bufs.0, &mut bufs.1, &mut bufs.2);
-                t.gather(io.x, classes, xb);
-                if !io.y.is_empty() {
-                    t.gather(io.y, classes, yb);
-                }
+                let coming = tiles.peek().map(|p| p.0);
+                let (ins, gb) = bufs.next(t, coming, [io.x, io.y], classes);
                 let want_grad = !io.g.is_empty();
                 let mut local = TileIo {
-                    x: xb,
-                    y: if io.y.is_empty() { &[] } else { yb },
-                    g: if want_grad { gb } else { &mut [] },
+                    x: &ins[0],
+                    y: if io.y.is_empty() { &[] } else { &ins[1] },
+                    g: if want_grad { &mut gb[..] } else { &mut [] },
                     losses: &mut *io.losses,
                     scale,
                     k0: io.k0,

@@ -212,12 +212,13 @@ impl Tile {
 /// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
 /// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
 /// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
-/// that are not short (they take the row kernels). An iterator rather than a callback: closures do
+/// that are not short, or too few to fill a vector (they take the row kernels). An iterator rather than a callback: closures do
 /// not inherit the `#[target_feature]`s of the entry point they are written in.
 #[inline(always)]
 #[must_use]
 pub fn tiles(blocks: usize, classes: usize, inner: usize, lanes: usize) -> Option<Tiles> {
-    if inner == 1 && classes >= SHORT_ROW {
+    // Fewer short rows than a vector are cheaper one by one than as one mostly empty tile.
+    if inner == 1 && (classes >= SHORT_ROW || blocks < lanes) {
         return None;
     }
     Some(Tiles {
@@ -325,5 +326,63 @@ impl LaneSum {
         let lo: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l] - hi[l].to_f64()));
         let (hi, lo) = (from_array::<T, V>(&hi), from_array::<T, V>(&lo));
         hi.ln().add(lo.div(hi))
+    }
+}
+
+/// Double-buffered [`TileBuf`]s for short rows: the rows of the next tile are gathered before the
+/// current one is computed, so the vector loads never wait on the scalar stores that filled
+/// their buffer (a store-forwarding stall that otherwise dominates short rows). `K` inputs.
+pub struct TileBufs<T, const K: usize> {
+    ready: [TileBuf<T>; K],
+    next: [TileBuf<T>; K],
+    out: TileBuf<T>,
+    primed: bool,
+}
+
+impl<T: Real, const K: usize> Default for TileBufs<T, K> {
+    /// Empty buffers.
+    #[inline(always)]
+    fn default() -> Self {
+        let zero = [T::ZERO; 16 * SHORT_ROW];
+        TileBufs {
+            ready: [zero; K],
+            next: [zero; K],
+            out: zero,
+            primed: false,
+        }
+    }
+}
+
+impl<T: Real, const K: usize> TileBufs<T, K> {
+    /// The gathered inputs of `tile` (from `src`; an empty source is skipped) and an output
+    /// buffer, having started on `coming`.
+    #[inline(always)]
+    pub fn next(
+        &mut self,
+        tile: Tile,
+        coming: Option<Tile>,
+        src: [&[T]; K],
+        classes: usize,
+    ) -> (&[TileBuf<T>; K], &mut TileBuf<T>) {
+        if self.primed {
+            std::mem::swap(&mut self.ready, &mut self.next);
+        } else {
+            for (buf, s) in self
+                .ready
+                .iter_mut()
+                .zip(src)
+                .filter(|(_, s)| !s.is_empty())
+            {
+                tile.gather(s, classes, buf);
+            }
+        }
+        self.primed = false;
+        if let Some(c) = coming.filter(|c| c.lane_stride != 1) {
+            for (buf, s) in self.next.iter_mut().zip(src).filter(|(_, s)| !s.is_empty()) {
+                c.gather(s, classes, buf);
+            }
+            self.primed = true;
+        }
+        (&self.ready, &mut self.out)
     }
 }

@@ -21,7 +21,7 @@
 //! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
 //! sum in f64 in class order.
 
-use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, SHORT_ROW};
+use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs};
 use super::{Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
@@ -89,15 +89,24 @@ impl<T: Real> Kernel for Forward<'_, T> {
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
         if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N) {
-            let (mut xb, mut ob) = ([T::ZERO; 16 * SHORT_ROW], [T::ZERO; 16 * SHORT_ROW]);
-            for (tile, _) in tiles {
-                if tile.lane_stride == 1 {
-                    tile_forward::<T, T::V<I>>(kind, x, out, classes, tile);
-                } else {
-                    tile.gather(x, classes, &mut xb);
-                    tile_forward::<T, T::V<I>>(kind, &xb, &mut ob, classes, tile.local());
-                    tile.scatter(&ob, classes, out);
+            let mut bufs = TileBufs::<T, 1>::default();
+            let mut tiles = tiles.peekable();
+            if inner > 1 {
+                for o in 0..x.len() / block {
+                    column_groups::<T, T::V<I>>(
+                        kind,
+                        &x[o * block..][..block],
+                        &mut out[o * block..][..block],
+                        classes,
+                        inner,
+                    );
                 }
+                return;
+            }
+            while let Some((tile, _)) = tiles.next() {
+                let (xb, ob) = bufs.next(tile, tiles.peek().map(|p| p.0), [x], classes);
+                tile_forward::<T, T::V<I>>(kind, &xb[0], &mut ob[..], classes, tile.local());
+                tile.scatter(ob, classes, out);
             }
             return;
         }
@@ -159,6 +168,64 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
             let log_s = V::splat(T::from_f64(ln_f64(s)));
             map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
         }
+    }
+}
+
+/// Columns processed together when the class axis is not last: each pass reads `GROUP` vectors
+/// of one class row in a row, so the hardware prefetcher sees long runs rather than one cache line
+/// per class (with C classes and an output, C * 2 interleaved streams would defeat it).
+const GROUP: usize = 8;
+
+/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]).
+#[inline(always)]
+fn column_groups<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    x: &[T],
+    out: &mut [T],
+    classes: usize,
+    inner: usize,
+) {
+    let mut j = 0;
+    while j < inner {
+        let width = (GROUP * V::N).min(inner - j);
+        let n = width.div_ceil(V::N);
+        let tile = |k: usize| Tile {
+            base: j + k * V::N,
+            lanes: V::N.min(width - k * V::N),
+            lane_stride: 1,
+            class_stride: inner,
+        };
+        let mut m = [V::splat(T::NEG_INFINITY); GROUP];
+        for c in 0..classes {
+            for (k, mk) in m.iter_mut().enumerate().take(n) {
+                *mk = mk.max(tile(k).load(x, c, T::NEG_INFINITY));
+            }
+        }
+        let mut sums = [LaneSum::default(); GROUP];
+        for c in 0..classes {
+            for k in 0..n {
+                let e = tile(k).load::<T, V>(x, c, T::NEG_INFINITY).sub(m[k]).exp();
+                if kind == Kind::Softmax {
+                    tile(k).store(e, out, c);
+                }
+                sums[k].add(e);
+            }
+        }
+        let f: [V; GROUP] = std::array::from_fn(|k| match kind {
+            Kind::Softmax => sums[k].recip::<T, V>(),
+            Kind::LogSoftmax => sums[k].ln::<T, V>(),
+        });
+        for c in 0..classes {
+            for k in 0..n {
+                let t = tile(k);
+                let v = match kind {
+                    Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f[k]),
+                    Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m[k]).sub(f[k]),
+                };
+                t.store(v, out, c);
+            }
+        }
+        j += width;
     }
 }
 

@@ -7,7 +7,7 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, SHORT_ROW};
+use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, TileBufs};
 use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
@@ -62,21 +62,23 @@ impl<T: Real> Kernel for Backward<'_, T> {
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
         if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N) {
-            let mut bufs = (
-                [T::ZERO; 16 * SHORT_ROW],
-                [T::ZERO; 16 * SHORT_ROW],
-                [T::ZERO; 16 * SHORT_ROW],
-            );
-            for (tile, _) in tiles {
+            let mut bufs = TileBufs::<T, 2>::default();
+            let mut tiles = tiles.peekable();
+            while let Some((tile, _)) = tiles.next() {
                 if tile.lane_stride == 1 {
                     tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
-                } else {
-                    let (gb, yb, ob) = (&mut bufs.0, &mut bufs.1, &mut bufs.2);
-                    tile.gather(go, classes, gb);
-                    tile.gather(y, classes, yb);
-                    tile_backward::<T, T::V<I>>(kind, gb, yb, ob, classes, tile.local());
-                    tile.scatter(ob, classes, out);
+                    continue;
                 }
+                let (ins, ob) = bufs.next(tile, tiles.peek().map(|p| p.0), [go, y], classes);
+                tile_backward::<T, T::V<I>>(
+                    kind,
+                    &ins[0],
+                    &ins[1],
+                    &mut ob[..],
+                    classes,
+                    tile.local(),
+                );
+                tile.scatter(ob, classes, out);
             }
             return;
         }
