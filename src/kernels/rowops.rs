@@ -166,6 +166,12 @@ impl Tile {
     }
 }
 
+/// Vectors of adjacent columns processed together when the class axis is not last: each pass then
+/// reads `GROUP` vectors of one class row in a row, so the hardware prefetcher sees long runs
+/// rather than one cache line per class (C classes plus an output would be too many interleaved
+/// streams for it).
+pub const GROUP: usize = 8;
+
 /// Contiguous rows shorter than this are processed as transposed tiles, one row per lane.
 pub const SHORT_ROW: usize = 16;
 

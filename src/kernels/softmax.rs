@@ -21,7 +21,7 @@
 //! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
 //! sum in f64 in class order.
 
-use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs};
+use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs, GROUP};
 use super::{Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
@@ -170,11 +170,6 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
         }
     }
 }
-
-/// Columns processed together when the class axis is not last: each pass reads `GROUP` vectors
-/// of one class row in a row, so the hardware prefetcher sees long runs rather than one cache line
-/// per class (with C classes and an output, C * 2 interleaved streams would defeat it).
-const GROUP: usize = 8;
 
 /// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]).
 #[inline(always)]

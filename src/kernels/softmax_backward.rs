@@ -7,7 +7,7 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, TileBufs};
+use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, TileBufs, GROUP};
 use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
@@ -61,6 +61,14 @@ impl<T: Real> Kernel for Backward<'_, T> {
         } = self;
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
+        if inner > 1 {
+            for o in 0..go.len() / block {
+                let span = o * block..(o + 1) * block;
+                let (g, yb) = (&go[span.clone()], &y[span.clone()]);
+                column_groups::<T, T::V<I>>(kind, g, yb, &mut out[span], classes, inner);
+            }
+            return;
+        }
         if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
@@ -114,6 +122,50 @@ fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
     });
     let sum = V::splat(T::from_f64(sum));
     map2::<T, V>(go, y, out, |g, p| apply::<T, V>(kind, g, p, sum));
+}
+
+/// One `(classes, inner)` block, [`GROUP`] vectors of columns at a time (long runs per class
+/// row for the prefetcher, as in `softmax::column_groups`).
+#[inline(always)]
+fn column_groups<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    go: &[T],
+    y: &[T],
+    out: &mut [T],
+    classes: usize,
+    inner: usize,
+) {
+    let mut j = 0;
+    while j < inner {
+        let width = (GROUP * V::N).min(inner - j);
+        let n = width.div_ceil(V::N);
+        let tile = |k: usize| Tile {
+            base: j + k * V::N,
+            lanes: V::N.min(width - k * V::N),
+            lane_stride: 1,
+            class_stride: inner,
+        };
+        let mut sums = [LaneSum::default(); GROUP];
+        for c in 0..classes {
+            for (k, sum) in sums.iter_mut().enumerate().take(n) {
+                let t = tile(k);
+                sum.add(term::<T, V>(
+                    kind,
+                    t.load(go, c, T::ZERO),
+                    t.load(y, c, T::ZERO),
+                ));
+            }
+        }
+        let totals: [V; GROUP] = std::array::from_fn(|k| sums[k].lanes::<T, V>());
+        for c in 0..classes {
+            for (k, &total) in totals.iter().enumerate().take(n) {
+                let t = tile(k);
+                let g = apply::<T, V>(kind, t.load(go, c, T::ZERO), t.load(y, c, T::ZERO), total);
+                t.store(g, out, c);
+            }
+        }
+        j += width;
+    }
 }
 
 /// One tile of rows, one per lane (see `softmax::tile_forward`).
