@@ -14,9 +14,9 @@
 //! sum w_c)` in `f64`, so no `-inf * 0` arises from masked logits unless a weighted class is -inf.
 
 use super::cross_entropy_row::contiguous_row;
-use super::cross_entropy_tile::{tile, TileIo};
+use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
-use super::rowops::{tiles, TileBufs};
+use super::rowops::{tiles, Tile, TileBufs, GROUP};
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};
@@ -123,9 +123,26 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
         if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
+            let mut group = [(Tile::default(), 0); GROUP];
             while let Some((t, r0)) = tiles.next() {
                 if t.lane_stride == 1 {
-                    sum = sum + tile::<T, T::V<I>>(ctx, &mut io, t, r0);
+                    // Adjacent columns: up to GROUP tiles of the same block, pass by pass.
+                    let mut n = 1;
+                    group[0] = (t, r0);
+                    while n < GROUP {
+                        match tiles.peek() {
+                            Some(&(next, r))
+                                if next.lane_stride == 1
+                                    && next.base == group[n - 1].0.base + group[n - 1].0.lanes =>
+                            {
+                                group[n] = (next, r);
+                                tiles.next();
+                                n += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    sum = sum + cross_entropy_tile::tiles::<T, T::V<I>>(ctx, &mut io, &group[..n]);
                     continue;
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
@@ -140,7 +157,8 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                     scale,
                     k0: io.k0,
                 };
-                sum = sum + tile::<T, T::V<I>>(ctx, &mut local, t.local(), r0);
+                sum = sum
+                    + cross_entropy_tile::tiles::<T, T::V<I>>(ctx, &mut local, &[(t.local(), r0)]);
                 if want_grad {
                     t.scatter(gb, classes, io.g);
                 }

@@ -117,7 +117,7 @@ pub fn from_array<T: Real, V: Lanes<T>>(vals: &[T; 16]) -> V {
 /// `base + l * lane_stride + c * class_stride`. Rows of a non-last class axis are adjacent columns
 /// (`lane_stride` 1, `class_stride` inner); short contiguous rows are transposed on the fly
 /// (`lane_stride` C, `class_stride` 1), which keeps every lane busy when C is smaller than a vector.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Tile {
     /// Element of lane 0, class 0.
     pub base: usize,
