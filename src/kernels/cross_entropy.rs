@@ -142,7 +142,8 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                             _ => break,
                         }
                     }
-                    sum = sum + cross_entropy_tile::tiles::<T, T::V<I>>(ctx, &mut io, &group[..n]);
+                    sum = sum
+                        + cross_entropy_tile::tiles::<T, T::V<I>, GROUP>(ctx, &mut io, &group[..n]);
                     continue;
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
@@ -158,7 +159,11 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                     k0: io.k0,
                 };
                 sum = sum
-                    + cross_entropy_tile::tiles::<T, T::V<I>>(ctx, &mut local, &[(t.local(), r0)]);
+                    + cross_entropy_tile::tiles::<T, T::V<I>, 1>(
+                        ctx,
+                        &mut local,
+                        &[(t.local(), r0)],
+                    );
                 if want_grad {
                     t.scatter(gb, classes, io.g);
                 }

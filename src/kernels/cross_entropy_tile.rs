@@ -8,7 +8,7 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{from_array, LaneSum, Tile, GROUP};
+use super::rowops::{from_array, LaneSum, Tile};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -39,10 +39,10 @@ struct Found<V> {
     wy: [f64; 16],
 }
 
-/// Up to [`GROUP`] tiles (with their chunk-local first rows), processed pass by pass so that each
+/// Up to `G` tiles (with their chunk-local first rows), processed pass by pass so that each
 /// pass reads runs of adjacent columns; returns their loss and weight sums, adding rows in order.
 #[inline(always)]
-pub(super) fn tiles<T: Real, V: Lanes<T>>(
+pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
     ctx: &Ctx<'_, T>,
     io: &mut TileIo<'_, '_, T>,
     group: &[(Tile, usize)],
@@ -61,7 +61,7 @@ pub(super) fn tiles<T: Real, V: Lanes<T>>(
         shifted: [0.0; 16],
         wy: [0.0; 16],
     };
-    let mut found = [fresh; GROUP];
+    let mut found = [fresh; G];
     for c in 0..classes {
         for (f, &(t, _)) in found.iter_mut().zip(group) {
             f.m = f.m.max(t.load(io.x, c, T::NEG_INFINITY));
@@ -86,9 +86,9 @@ pub(super) fn tiles<T: Real, V: Lanes<T>>(
         }
     }
     let mut sum = LossSum::default();
-    let mut a = [[T::ZERO; 16]; GROUP];
-    let mut row_scale = [[0.0f64; 16]; GROUP];
-    let mut class = [[None; 16]; GROUP];
+    let mut a = [[T::ZERO; 16]; G];
+    let mut row_scale = [[0.0f64; 16]; G];
+    let mut class = [[None; 16]; G];
     for (k, (f, &(t, r0))) in found.iter().zip(group).enumerate() {
         let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
         f.m.store(&mut mv);
@@ -136,7 +136,7 @@ pub(super) fn tiles<T: Real, V: Lanes<T>>(
         }
     }
     if store {
-        write_grad::<T, V>(ctx, io.y, io.g, group, &class, &a, &row_scale);
+        write_grad::<T, V, G>(ctx, io.y, io.g, group, &class, &a, &row_scale);
     }
     sum
 }
@@ -144,14 +144,14 @@ pub(super) fn tiles<T: Real, V: Lanes<T>>(
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each
 /// lane's class-target term (`-s_i (1 - eps) w_t`), and zeros for ignored class-target lanes.
 #[inline(always)]
-fn write_grad<T: Real, V: Lanes<T>>(
+fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     ctx: &Ctx<'_, T>,
     y: &[T],
     g: &mut [T],
     group: &[(Tile, usize)],
-    class: &[[Option<usize>; 16]; GROUP],
-    a: &[[T; 16]; GROUP],
-    row_scale: &[[f64; 16]; GROUP],
+    class: &[[Option<usize>; 16]; G],
+    a: &[[T; 16]; G],
+    row_scale: &[[f64; 16]; G],
 ) {
     let classes = ctx.layout.classes;
     let (eps, smooth) = (ctx.eps, ctx.eps / classes as f64);
@@ -160,8 +160,8 @@ fn write_grad<T: Real, V: Lanes<T>>(
         V::splat(T::from_f64(1.0 - eps)),
         V::splat(T::from_f64(smooth)),
     );
-    let av: [V; GROUP] = std::array::from_fn(|k| from_array::<T, V>(&a[k]));
-    let sv: [V; GROUP] = std::array::from_fn(|k| {
+    let av: [V; G] = std::array::from_fn(|k| from_array::<T, V>(&a[k]));
+    let sv: [V; G] = std::array::from_fn(|k| {
         from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(row_scale[k][l])))
     });
     for c in 0..classes {
