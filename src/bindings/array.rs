@@ -1,7 +1,7 @@
 //! Extraction, validation and conversion helpers shared by every binding.
 
 use crate::error::{shape_str, Error, Result};
-use crate::kernels::{Layout, Real, Reduction};
+use crate::kernels::{Real, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -216,12 +216,6 @@ pub fn output<'py, T: Element + Send>(
         array: arr.clone(),
         fresh: false,
     })
-}
-
-/// The layout of `shape` around the (already normalised) class `axis`.
-#[must_use]
-pub fn layout(shape: &[usize], axis: usize) -> Layout {
-    Layout::new(shape, axis)
 }
 
 /// Marker trait for the element types kernels run on.

@@ -1,12 +1,11 @@
 //! Bindings of softmax, log_softmax and their backward passes.
 
-use super::array::{
-    contiguous, dispatch, layout, normalize_axis, output, same_shape, slice, Float,
-};
+use super::array::{contiguous, dispatch, normalize_axis, output, same_shape, slice, Float};
 use super::{array::borrow, FloatArray};
 use crate::error::Result;
 use crate::kernels::softmax::{forward as forward_kernel, Kind};
 use crate::kernels::softmax_backward::backward as backward_kernel;
+use crate::kernels::Layout;
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
@@ -81,7 +80,7 @@ fn forward_t<'py, T: Float>(
 ) -> Result<Bound<'py, PyAny>> {
     let py = x.py();
     let shape = x.shape();
-    let lay = layout(shape, normalize_axis(axis, shape.len())?);
+    let lay = Layout::new(shape, normalize_axis(axis, shape.len())?);
     let result = output::<T>(py, out, shape)?;
     let xc = contiguous(x);
     let xs = slice(&xc)?;
@@ -112,7 +111,7 @@ fn backward_t<'py, T: Float>(
     let py = y.py();
     let shape = y.shape();
     same_shape(shape, "output", go.shape(), "grad_output")?;
-    let lay = layout(shape, normalize_axis(axis, shape.len())?);
+    let lay = Layout::new(shape, normalize_axis(axis, shape.len())?);
     let result = output::<T>(py, out, shape)?;
     let (gc, yc) = (contiguous(go), contiguous(y));
     let (gs, ys) = (slice(&gc)?, slice(&yc)?);
