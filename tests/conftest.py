@@ -35,8 +35,11 @@ def assert_close(actual, expected, dtype):
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
     np.testing.assert_allclose(
-        actual.astype(np.float64), expected.astype(np.float64),
-        rtol=rtol, atol=atol, equal_nan=True,
+        actual.astype(np.float64),
+        expected.astype(np.float64),
+        rtol=rtol,
+        atol=atol,
+        equal_nan=True,
     )
 
 
@@ -48,7 +51,8 @@ def assert_result(actual, expected, dtype, scalar=None):
         scalar = np.ndim(expected) == 0
     if scalar:  # mean/sum: a NumPy scalar of the input dtype, not a 0-d array
         assert isinstance(actual, dtype.type), (
-            f"expected a {dtype.type.__name__} scalar, got {type(actual).__name__}")
+            f"expected a {dtype.type.__name__} scalar, got {type(actual).__name__}"
+        )
     else:
         assert isinstance(actual, np.ndarray), f"expected an ndarray, got {type(actual)}"
         assert actual.dtype == dtype, f"dtype {actual.dtype} != {dtype}"

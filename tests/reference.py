@@ -147,8 +147,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", ax
     return _reduce(loss, reduction, np.sum(w_t))
 
 
-def nll_loss_backward(grad_output, input, target, weight=None, ignore_index=-100,
-                      reduction="mean", axis=None):
+def nll_loss_backward(
+    grad_output, input, target, weight=None, ignore_index=-100, reduction="mean", axis=None
+):
     """Zeros except [i, t_i] = -w[t_i] * s_i; an all-ignored mean gives zeros."""
     _check_reduction(reduction)
     xm, ax, _, ignored, t_safe, _, w_t = _class_targets(input, target, weight, ignore_index, axis)
@@ -183,7 +184,8 @@ def _ce_parts(input, target, weight, ignore_index, reduction, label_smoothing, a
     eps = float(label_smoothing)
     if _is_class_target(target):
         xm, ax, C, ignored, t_safe, w, w_t = _class_targets(
-            input, target, weight, ignore_index, axis)
+            input, target, weight, ignore_index, axis
+        )
         logp = _log_softmax_last(xm) if xm.size else xm.copy()
         with np.errstate(invalid="ignore"):
             nll = np.where(ignored, 0.0, -w_t * _gather(logp, t_safe))
@@ -207,19 +209,30 @@ def _ce_parts(input, target, weight, ignore_index, reduction, label_smoothing, a
     return loss, denominator, q, p, ax, xm.shape
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, axis=None):
+def cross_entropy(
+    input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None
+):
     """Class targets: (1-eps) nll_i + eps/C S_i; probability targets: -sum w y' logp."""
-    loss, denominator, *_ = _ce_parts(input, target, weight, ignore_index, reduction,
-                                      label_smoothing, axis)
+    loss, denominator, *_ = _ce_parts(
+        input, target, weight, ignore_index, reduction, label_smoothing, axis
+    )
     return _reduce(loss, reduction, denominator)
 
 
-def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index=-100,
-                           reduction="mean", label_smoothing=0.0, axis=None):
+def cross_entropy_backward(
+    grad_output,
+    input,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    axis=None,
+):
     """gx_i = s_i (p_i * sum_c q_ic - q_i)."""
-    loss, denominator, q, p, ax, _ = _ce_parts(input, target, weight, ignore_index, reduction,
-                                               label_smoothing, axis)
+    loss, denominator, q, p, ax, _ = _ce_parts(
+        input, target, weight, ignore_index, reduction, label_smoothing, axis
+    )
     s = _row_scale(grad_output, reduction, loss.shape, denominator)
     with np.errstate(invalid="ignore"):
         g = s[..., None] * (p * np.sum(q, axis=-1, keepdims=True) - q)
@@ -228,13 +241,15 @@ def cross_entropy_backward(grad_output, input, target, weight=None, ignore_index
     return np.moveaxis(g, -1, ax)
 
 
-def cross_entropy_with_grad(input, target, weight=None, ignore_index=-100, reduction="mean",
-                            label_smoothing=0.0, axis=None):
+def cross_entropy_with_grad(
+    input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None
+):
     """(loss, gradient for grad_output = 1, all-ones for reduction='none')."""
     loss = cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, axis)
     go = np.ones(np.shape(loss)) if reduction == "none" else 1.0
-    grad = cross_entropy_backward(go, input, target, weight, ignore_index, reduction,
-                                  label_smoothing, axis)
+    grad = cross_entropy_backward(
+        go, input, target, weight, ignore_index, reduction, label_smoothing, axis
+    )
     return loss, grad
 
 
@@ -294,12 +309,15 @@ def _bcel_inputs(input, target, weight, pos_weight):
     x, y = _f64(input), _f64(target)
     if x.shape != y.shape:
         raise ValueError(f"target shape {y.shape} != input shape {x.shape}")
-    return (x, y, _broadcast_param(weight, x.shape, "weight"),
-            _broadcast_param(pos_weight, x.shape, "pos_weight"))
+    return (
+        x,
+        y,
+        _broadcast_param(weight, x.shape, "weight"),
+        _broadcast_param(pos_weight, x.shape, "pos_weight"),
+    )
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
-                                     reduction="mean"):
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction="mean"):
     """l = -w (pw y logsig(x) + (1 - y) logsig(-x)); a zero factor kills an infinite log."""
     _check_reduction(reduction)
     x, y, w, pw = _bcel_inputs(input, target, weight, pos_weight)
@@ -310,8 +328,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     return _reduce(loss, reduction, x.size)
 
 
-def binary_cross_entropy_with_logits_backward(grad_output, input, target, weight=None,
-                                              pos_weight=None, reduction="mean"):
+def binary_cross_entropy_with_logits_backward(
+    grad_output, input, target, weight=None, pos_weight=None, reduction="mean"
+):
     """gx = go * w * ((1 + (pw - 1) y) sigmoid(x) - pw y), / numel for mean."""
     _check_reduction(reduction)
     x, y, w, pw = _bcel_inputs(input, target, weight, pos_weight)

@@ -20,7 +20,9 @@ def test_confident_rows_keep_their_small_log_probabilities(classes, gap):
     assert loss == pytest.approx(-exact[0, 0], rel=4e-7)
 
 
-@pytest.mark.parametrize("shape,axis", [((64, 1000), -1), ((500, 7), -1), ((4, 9, 33), 1), ((3, 100_000), -1)])
+@pytest.mark.parametrize(
+    ("shape", "axis"), [((64, 1000), -1), ((500, 7), -1), ((4, 9, 33), 1), ((3, 100_000), -1)]
+)
 def test_float32_error_is_what_the_float32_input_allows(shape, axis):
     """exp's argument x - max is rounded to float32 (relative error 2^-24 |z|), so softmax may be
     off by about |z| ULP and log_softmax by about 2^-24 (|z| + 1) absolutely; nothing more."""

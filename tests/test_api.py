@@ -17,35 +17,89 @@ NO_DEFAULT = inspect.Parameter.empty
 SIGNATURES = {
     "softmax": [("input", P, NO_DEFAULT), ("axis", P, -1), ("out", K, None)],
     "log_softmax": [("input", P, NO_DEFAULT), ("axis", P, -1), ("out", K, None)],
-    "softmax_backward": [("grad_output", P, NO_DEFAULT), ("output", P, NO_DEFAULT),
-                         ("axis", P, -1), ("out", K, None)],
-    "log_softmax_backward": [("grad_output", P, NO_DEFAULT), ("output", P, NO_DEFAULT),
-                             ("axis", P, -1), ("out", K, None)],
+    "softmax_backward": [
+        ("grad_output", P, NO_DEFAULT),
+        ("output", P, NO_DEFAULT),
+        ("axis", P, -1),
+        ("out", K, None),
+    ],
+    "log_softmax_backward": [
+        ("grad_output", P, NO_DEFAULT),
+        ("output", P, NO_DEFAULT),
+        ("axis", P, -1),
+        ("out", K, None),
+    ],
     "nll_loss": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT), *CLASS_LOSS, *AXIS_KW],
-    "nll_loss_backward": [("grad_output", P, NO_DEFAULT), ("input", P, NO_DEFAULT),
-                          ("target", P, NO_DEFAULT), *CLASS_LOSS, *AXIS_KW],
-    "cross_entropy": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT), *CLASS_LOSS, *SMOOTH,
-                      *AXIS_KW],
-    "cross_entropy_backward": [("grad_output", P, NO_DEFAULT), ("input", P, NO_DEFAULT),
-                               ("target", P, NO_DEFAULT), *CLASS_LOSS, *SMOOTH, *AXIS_KW],
-    "cross_entropy_with_grad": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT), *CLASS_LOSS,
-                                *SMOOTH, *AXIS_KW],
-    "binary_cross_entropy": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
-                             ("weight", P, None), ("reduction", P, "mean")],
-    "binary_cross_entropy_backward": [("grad_output", P, NO_DEFAULT), ("input", P, NO_DEFAULT),
-                                      ("target", P, NO_DEFAULT), ("weight", P, None),
-                                      ("reduction", P, "mean")],
-    "binary_cross_entropy_with_logits": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
-                                         ("weight", P, None), ("pos_weight", P, None),
-                                         ("reduction", P, "mean")],
+    "nll_loss_backward": [
+        ("grad_output", P, NO_DEFAULT),
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        *CLASS_LOSS,
+        *AXIS_KW,
+    ],
+    "cross_entropy": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        *CLASS_LOSS,
+        *SMOOTH,
+        *AXIS_KW,
+    ],
+    "cross_entropy_backward": [
+        ("grad_output", P, NO_DEFAULT),
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        *CLASS_LOSS,
+        *SMOOTH,
+        *AXIS_KW,
+    ],
+    "cross_entropy_with_grad": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        *CLASS_LOSS,
+        *SMOOTH,
+        *AXIS_KW,
+    ],
+    "binary_cross_entropy": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("reduction", P, "mean"),
+    ],
+    "binary_cross_entropy_backward": [
+        ("grad_output", P, NO_DEFAULT),
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("reduction", P, "mean"),
+    ],
+    "binary_cross_entropy_with_logits": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("pos_weight", P, None),
+        ("reduction", P, "mean"),
+    ],
     "binary_cross_entropy_with_logits_backward": [
-        ("grad_output", P, NO_DEFAULT), ("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
-        ("weight", P, None), ("pos_weight", P, None), ("reduction", P, "mean")],
-    "binary_cross_entropy_with_grad": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
-                                       ("weight", P, None), ("reduction", P, "mean")],
+        ("grad_output", P, NO_DEFAULT),
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("pos_weight", P, None),
+        ("reduction", P, "mean"),
+    ],
+    "binary_cross_entropy_with_grad": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("reduction", P, "mean"),
+    ],
     "binary_cross_entropy_with_logits_with_grad": [
-        ("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT),
-        ("weight", P, None), ("pos_weight", P, None), ("reduction", P, "mean")],
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        ("weight", P, None),
+        ("pos_weight", P, None),
+        ("reduction", P, "mean"),
+    ],
 }
 NN_SIGNATURES = {
     "Softmax": [("axis", P, -1)],
@@ -58,8 +112,11 @@ NN_SIGNATURES = {
 
 
 def params(fn):
-    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()
-            if p.name != "self"]
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(fn).parameters.values()
+        if p.name != "self"
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(SIGNATURES))
@@ -75,7 +132,8 @@ def test_module_signature(name):
 
 
 def test_version_and_thread_functions():
-    assert isinstance(softloss.__version__, str) and softloss.__version__[0].isdigit()
+    assert isinstance(softloss.__version__, str)
+    assert softloss.__version__[0].isdigit()
     assert isinstance(softloss.get_num_threads(), int)
 
 
@@ -85,8 +143,10 @@ def test_positional_arguments_follow_the_documented_order():
     w = np.array([1.0, 2.0, 0.5])
     np.testing.assert_array_equal(
         softloss.cross_entropy(x, t, w, 1, "sum", 0.1),
-        softloss.cross_entropy(x, t, weight=w, ignore_index=1, reduction="sum",
-                               label_smoothing=0.1))
+        softloss.cross_entropy(
+            x, t, weight=w, ignore_index=1, reduction="sum", label_smoothing=0.1
+        ),
+    )
     p = softloss.softmax(x, 0)
     np.testing.assert_array_equal(p, softloss.softmax(x, axis=0))
     with pytest.raises(TypeError):

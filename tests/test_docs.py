@@ -21,7 +21,9 @@ def test_docstring_examples(module):
 
 def test_readme_examples():
     # Code fences become blank lines, which end a doctest example's expected output.
-    text = "\n".join("" if line.startswith("```") else line for line in README.read_text().splitlines())
+    text = "\n".join(
+        "" if line.startswith("```") else line for line in README.read_text().splitlines()
+    )
     parser = doctest.DocTestParser()
     test = parser.get_doctest(text, {}, "README.md", str(README), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-
-import softloss
 import reference
 from conftest import FIXTURES_DIR, LAYOUTS, assert_close, assert_result, load_cases
+
+import softloss
 
 CASES, ARRAYS = load_cases()
 KNOWN_FNS = set(reference.FORWARD)
@@ -70,7 +70,8 @@ def test_every_case_is_parametrised():
     assert {c["fn"] for c in raw} == KNOWN_FNS
     assert {c["dtype"] for c in raw} == {"float32", "float64"}
     for fn in KNOWN_FNS:
-        assert hasattr(softloss, fn) and hasattr(softloss, fn + "_backward"), fn
+        assert hasattr(softloss, fn), fn
+        assert hasattr(softloss, fn + "_backward"), fn
 
 
 def test_every_array_in_the_archive_is_used():
@@ -129,7 +130,8 @@ def test_layouts(case, layout_name):
     transform = LAYOUTS[layout_name]
     originals, _ = case_arguments(case)
     transformed, _ = case_arguments(case, transform)
-    for a, b in zip(originals, transformed):  # the transform must not change any value
+    # the transform must not change any value
+    for a, b in zip(originals, transformed, strict=True):
         assert a.dtype.kind == b.dtype.kind
         np.testing.assert_array_equal(a, b)
     dtype = case["dtype"]

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+import reference as ref
+from conftest import assert_close
 
 import softloss as sl
-from conftest import assert_close
-import reference as ref
 
 RNG = np.random.default_rng(7)
 REDUCTIONS = ["none", "mean", "sum"]
@@ -13,7 +13,8 @@ REDUCTIONS = ["none", "mean", "sum"]
 
 def _bits_equal(a, b):
     a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
     assert a.tobytes() == b.tobytes()
 
 
@@ -45,23 +46,31 @@ def test_bce_with_logits_with_grad(dtype, reduction, weighted):
     go = np.ones(x.shape, dtype) if reduction == "none" else 1.0
     _bits_equal(grad, sl.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction))
     assert_close(loss, ref.binary_cross_entropy_with_logits(x, y, w, pw, reduction), dtype)
-    assert_close(grad, ref.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction), dtype)
+    assert_close(
+        grad, ref.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction), dtype
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
-@pytest.mark.parametrize("shape,axis", [((29, 40), None), ((3, 6, 5, 4), 1), ((2, 5, 33), -1)])
+@pytest.mark.parametrize(("shape", "axis"), [((29, 40), None), ((3, 6, 5, 4), 1), ((2, 5, 33), -1)])
 def test_cross_entropy_with_grad_equals_separate(dtype, reduction, smoothing, shape, axis):
     x = RNG.normal(0, 3, shape).astype(dtype)
     c_axis = 1 if axis is None else axis
     classes = shape[c_axis]
     t = RNG.integers(0, classes, np.delete(np.array(shape), c_axis % len(shape)))
     t.flat[::5] = -100
-    loss, grad = sl.cross_entropy_with_grad(x, t, reduction=reduction, label_smoothing=smoothing, axis=axis)
-    _bits_equal(loss, sl.cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing, axis=axis))
+    loss, grad = sl.cross_entropy_with_grad(
+        x, t, reduction=reduction, label_smoothing=smoothing, axis=axis
+    )
+    _bits_equal(
+        loss, sl.cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing, axis=axis)
+    )
     go = np.ones(t.shape, dtype) if reduction == "none" else 1.0
-    sep = sl.cross_entropy_backward(go, x, t, reduction=reduction, label_smoothing=smoothing, axis=axis)
+    sep = sl.cross_entropy_backward(
+        go, x, t, reduction=reduction, label_smoothing=smoothing, axis=axis
+    )
     _bits_equal(grad, sep)
 
 

@@ -39,8 +39,11 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.mark.parametrize("shape,axis", [((3, 4), 1), ((3, 4), 0), ((2, 3, 4), 1), ((5,), 0),
-                                        ((2, 3, 4), -1)], ids=str)
+@pytest.mark.parametrize(
+    ("shape", "axis"),
+    [((3, 4), 1), ((3, 4), 0), ((2, 3, 4), 1), ((5,), 0), ((2, 3, 4), -1)],
+    ids=str,
+)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_family(name, shape, axis, rng):
     x = rng.standard_normal(shape) * 2
@@ -52,20 +55,25 @@ def test_softmax_family(name, shape, axis, rng):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
-@pytest.mark.parametrize("shape,axis", [((5, 4), None), ((2, 3, 3), None), ((2, 3, 4), -1),
-                                        ((4,), None)], ids=str)
+@pytest.mark.parametrize(
+    ("shape", "axis"), [((5, 4), None), ((2, 3, 3), None), ((2, 3, 4), -1), ((4,), None)], ids=str
+)
 def test_nll_loss(shape, axis, weighted, reduction, rng):
     x = rng.standard_normal(shape)
     ax = (1 if len(shape) > 1 else 0) if axis is None else axis % len(shape)
-    tshape = shape[:ax] + shape[ax + 1:]
+    tshape = shape[:ax] + shape[ax + 1 :]
     t = rng.integers(0, shape[ax], tshape)
     if t.ndim:
         t.flat[0] = -100
     w = rng.uniform(0.5, 2, shape[ax]) if weighted else None
     kw = dict(weight=w, reduction=reduction, axis=axis)
     go = grad_output(rng, reduction, tshape)
-    check(lambda z: softloss.nll_loss(z, t, **kw),
-          lambda g, z: softloss.nll_loss_backward(g, z, t, **kw), x, go)
+    check(
+        lambda z: softloss.nll_loss(z, t, **kw),
+        lambda g, z: softloss.nll_loss_backward(g, z, t, **kw),
+        x,
+        go,
+    )
 
 
 CE_SHAPES = [((5, 4), None), ((2, 3, 2, 2), None), ((2, 3, 5), -1), ((6,), None)]
@@ -74,42 +82,58 @@ CE_SHAPES = [((5, 4), None), ((2, 3, 2, 2), None), ((2, 3, 5), -1), ((6,), None)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.25], ids=["nosmooth", "smooth"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
-@pytest.mark.parametrize("shape,axis", CE_SHAPES, ids=str)
+@pytest.mark.parametrize(("shape", "axis"), CE_SHAPES, ids=str)
 def test_cross_entropy_class_targets(shape, axis, weighted, smoothing, reduction, rng):
     x = rng.standard_normal(shape) * 2
     ax = (1 if len(shape) > 1 else 0) if axis is None else axis % len(shape)
-    tshape = shape[:ax] + shape[ax + 1:]
+    tshape = shape[:ax] + shape[ax + 1 :]
     t = rng.integers(0, shape[ax], tshape)
     if t.ndim:
         t.flat[-1] = -100
     w = rng.uniform(0.5, 2, shape[ax]) if weighted else None
     kw = dict(weight=w, reduction=reduction, label_smoothing=smoothing, axis=axis)
     go = grad_output(rng, reduction, tshape)
-    check(lambda z: softloss.cross_entropy(z, t, **kw),
-          lambda g, z: softloss.cross_entropy_backward(g, z, t, **kw), x, go)
+    check(
+        lambda z: softloss.cross_entropy(z, t, **kw),
+        lambda g, z: softloss.cross_entropy_backward(g, z, t, **kw),
+        x,
+        go,
+    )
     if reduction != "none":  # with_grad is the gradient for go = 1
-        check(lambda z: softloss.cross_entropy(z, t, **kw),
-              lambda g, z: softloss.cross_entropy_with_grad(z, t, **kw)[1], x, 1.0)
+        check(
+            lambda z: softloss.cross_entropy(z, t, **kw),
+            lambda g, z: softloss.cross_entropy_with_grad(z, t, **kw)[1],
+            x,
+            1.0,
+        )
     else:
         ones = np.ones(tshape)
-        check(lambda z: softloss.cross_entropy(z, t, **kw),
-              lambda g, z: softloss.cross_entropy_with_grad(z, t, **kw)[1], x, ones)
+        check(
+            lambda z: softloss.cross_entropy(z, t, **kw),
+            lambda g, z: softloss.cross_entropy_with_grad(z, t, **kw)[1],
+            x,
+            ones,
+        )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.25], ids=["nosmooth", "smooth"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
-@pytest.mark.parametrize("shape,axis", CE_SHAPES, ids=str)
+@pytest.mark.parametrize(("shape", "axis"), CE_SHAPES, ids=str)
 def test_cross_entropy_probability_targets(shape, axis, weighted, smoothing, reduction, rng):
     x = rng.standard_normal(shape) * 2
     ax = (1 if len(shape) > 1 else 0) if axis is None else axis % len(shape)
-    lshape = shape[:ax] + shape[ax + 1:]
+    lshape = shape[:ax] + shape[ax + 1 :]
     y = np.moveaxis(rng.dirichlet(np.ones(shape[ax]), lshape), -1, ax)
     w = rng.uniform(0.5, 2, shape[ax]) if weighted else None
     kw = dict(weight=w, reduction=reduction, label_smoothing=smoothing, axis=axis)
     go = grad_output(rng, reduction, lshape)
-    check(lambda z: softloss.cross_entropy(z, y, **kw),
-          lambda g, z: softloss.cross_entropy_backward(g, z, y, **kw), x, go)
+    check(
+        lambda z: softloss.cross_entropy(z, y, **kw),
+        lambda g, z: softloss.cross_entropy_backward(g, z, y, **kw),
+        x,
+        go,
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -121,8 +145,12 @@ def test_binary_cross_entropy_away_from_the_clamp(wshape, reduction, rng):
     w = None if wshape is None else rng.uniform(0.5, 2, wshape)
     kw = dict(weight=w, reduction=reduction)
     go = grad_output(rng, reduction, x.shape)
-    check(lambda z: softloss.binary_cross_entropy(z, y, **kw),
-          lambda g, z: softloss.binary_cross_entropy_backward(g, z, y, **kw), x, go)
+    check(
+        lambda z: softloss.binary_cross_entropy(z, y, **kw),
+        lambda g, z: softloss.binary_cross_entropy_backward(g, z, y, **kw),
+        x,
+        go,
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -136,5 +164,9 @@ def test_bce_with_logits(wshape, pshape, reduction, rng):
     pw = None if pshape is None else rng.uniform(0.2, 4, pshape)
     kw = dict(weight=w, pos_weight=pw, reduction=reduction)
     go = grad_output(rng, reduction, x.shape)
-    check(lambda z: softloss.binary_cross_entropy_with_logits(z, y, **kw),
-          lambda g, z: softloss.binary_cross_entropy_with_logits_backward(g, z, y, **kw), x, go)
+    check(
+        lambda z: softloss.binary_cross_entropy_with_logits(z, y, **kw),
+        lambda g, z: softloss.binary_cross_entropy_with_logits_backward(g, z, y, **kw),
+        x,
+        go,
+    )

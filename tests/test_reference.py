@@ -2,22 +2,37 @@
 
 import numpy as np
 import pytest
+import reference as ref
+from conftest import assert_close, assert_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import softloss
-import reference as ref
-from conftest import assert_close, assert_result
 
 FLOATS = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 SHAPES_AXES = [
-    ((7,), -1), ((7,), 0), ((4, 9), -1), ((4, 9), 0), ((4, 9), -2), ((2, 3, 5), 1),
-    ((2, 3, 5), -1), ((2, 3, 5), 0), ((2, 3, 4, 5), 2), ((2, 3, 4, 5), -3), ((2, 3, 4, 5), 3),
-    ((6, 1), 1), ((1, 6), 0), ((3, 1537), -1), ((1537, 2), 0), ((1, 1), 0),
+    ((7,), -1),
+    ((7,), 0),
+    ((4, 9), -1),
+    ((4, 9), 0),
+    ((4, 9), -2),
+    ((2, 3, 5), 1),
+    ((2, 3, 5), -1),
+    ((2, 3, 5), 0),
+    ((2, 3, 4, 5), 2),
+    ((2, 3, 4, 5), -3),
+    ((2, 3, 4, 5), 3),
+    ((6, 1), 1),
+    ((1, 6), 0),
+    ((3, 1537), -1),
+    ((1537, 2), 0),
+    ((1, 1), 0),
 ]
-SM = [("softmax", ref.softmax, ref.softmax_backward),
-      ("log_softmax", ref.log_softmax, ref.log_softmax_backward)]
+SM = [
+    ("softmax", ref.softmax, ref.softmax_backward),
+    ("log_softmax", ref.log_softmax, ref.log_softmax_backward),
+]
 
 
 def sl(name):
@@ -33,8 +48,8 @@ def rng():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape,axis", SHAPES_AXES, ids=str)
-@pytest.mark.parametrize("name,fwd,bwd", SM, ids=[s[0] for s in SM])
+@pytest.mark.parametrize(("shape", "axis"), SHAPES_AXES, ids=str)
+@pytest.mark.parametrize(("name", "fwd", "bwd"), SM, ids=[s[0] for s in SM])
 def test_softmax_family(name, fwd, bwd, shape, axis, dtype, rng):
     scale = 30.0 if shape[axis] > 1000 else 3.0
     x = (rng.standard_normal(shape) * scale).astype(dtype)
@@ -51,12 +66,13 @@ def test_default_axis_is_last(name, rng):
     np.testing.assert_array_equal(sl(name)(x), sl(name)(x, axis=2))
 
 
-@pytest.mark.parametrize("shape,axis", [((5,), -1), ((4, 9), 0), ((2, 3, 40), -1)], ids=str)
-@pytest.mark.parametrize("name,fwd,bwd", SM, ids=[s[0] for s in SM])
+@pytest.mark.parametrize(("shape", "axis"), [((5,), -1), ((4, 9), 0), ((2, 3, 40), -1)], ids=str)
+@pytest.mark.parametrize(("name", "fwd", "bwd"), SM, ids=[s[0] for s in SM])
 def test_float16_computed_in_float32_and_rounded_once(name, fwd, bwd, shape, axis, rng):
     x = (rng.standard_normal(shape) * 4).astype(np.float16)
     got = sl(name)(x, axis=axis)
-    assert got.dtype == np.float16 and got.flags.c_contiguous
+    assert got.dtype == np.float16
+    assert got.flags.c_contiguous
     via32 = sl(name)(x.astype(np.float32), axis=axis).astype(np.float16)
     np.testing.assert_array_equal(got, via32)
     np.testing.assert_allclose(got.astype(np.float64), fwd(x, axis), rtol=1e-3, atol=1e-7)
@@ -76,12 +92,21 @@ def test_integer_and_bool_input_give_float64(name, dtype, rng):
 
 
 def test_special_rows():
-    x = np.array([[1.0, np.inf, 0.0], [1.0, np.nan, 0.0], [-np.inf, -np.inf, -np.inf],
-                  [-np.inf, 0.0, 0.0], [1e300, -1e300, 0.0]])
+    x = np.array(
+        [
+            [1.0, np.inf, 0.0],
+            [1.0, np.nan, 0.0],
+            [-np.inf, -np.inf, -np.inf],
+            [-np.inf, 0.0, 0.0],
+            [1e300, -1e300, 0.0],
+        ]
+    )
     p, lp = softloss.softmax(x), softloss.log_softmax(x)
-    assert np.isnan(p[:3]).all() and np.isnan(lp[:3]).all()
+    assert np.isnan(p[:3]).all()
+    assert np.isnan(lp[:3]).all()
     np.testing.assert_array_equal(p[3], [0.0, 0.5, 0.5])
-    assert lp[3, 0] == -np.inf and lp[3, 1] == pytest.approx(np.log(0.5), rel=1e-15)
+    assert lp[3, 0] == -np.inf
+    assert lp[3, 1] == pytest.approx(np.log(0.5), rel=1e-15)
     np.testing.assert_array_equal(p[4], [1.0, 0.0, 0.0])
     assert_close(lp[4], ref.log_softmax(x[4]), np.float64)
 
@@ -95,10 +120,12 @@ def test_log_softmax_keeps_precision_for_large_values():
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_zero_d_and_empty(name):
     got = sl(name)(np.float64(3.5))
-    assert np.shape(got) == () and float(got) == (1.0 if name == "softmax" else 0.0)
+    assert np.shape(got) == ()
+    assert float(got) == (1.0 if name == "softmax" else 0.0)
     for shape, axis in [((0, 5), -1), ((3, 0), -1), ((0,), 0), ((2, 0, 3), 0)]:
         e = sl(name)(np.zeros(shape, np.float32), axis=axis)
-        assert e.shape == shape and e.dtype == np.float32
+        assert e.shape == shape
+        assert e.dtype == np.float32
 
 
 # ----------------------------------------------------------------------------- out=
@@ -142,7 +169,7 @@ def class_case(rng, shape, axis, dtype, n_ignored=2, ignore_index=-100):
     x = rng.standard_normal(shape).astype(dtype)
     ax = ref._class_axis(x, axis)
     C = shape[ax]
-    tshape = shape[:ax] + shape[ax + 1:]
+    tshape = shape[:ax] + shape[ax + 1 :]
     t = rng.integers(0, C, tshape)
     if t.ndim and n_ignored:
         t.flat[rng.choice(t.size, min(n_ignored, t.size - 1), replace=False)] = ignore_index
@@ -150,8 +177,15 @@ def class_case(rng, shape, axis, dtype, n_ignored=2, ignore_index=-100):
     return x, t, w
 
 
-LOSS_SHAPES = [((9, 5), None), ((6,), None), ((2, 4, 3, 5), None), ((3, 4, 11), -1),
-               ((3, 4, 11), 2), ((4, 6, 3), 1), ((5, 1), None)]
+LOSS_SHAPES = [
+    ((9, 5), None),
+    ((6,), None),
+    ((2, 4, 3, 5), None),
+    ((3, 4, 11), -1),
+    ((3, 4, 11), 2),
+    ((4, 6, 3), 1),
+    ((5, 1), None),
+]
 
 
 def check_loss(name, args, kwargs, dtype, go_rng):
@@ -167,7 +201,7 @@ def check_loss(name, args, kwargs, dtype, go_rng):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
-@pytest.mark.parametrize("shape,axis", LOSS_SHAPES, ids=str)
+@pytest.mark.parametrize(("shape", "axis"), LOSS_SHAPES, ids=str)
 def test_nll_loss(shape, axis, weighted, reduction, dtype, rng):
     x, t, w = class_case(rng, shape, axis, dtype)
     kw = dict(weight=w if weighted else None, reduction=reduction, axis=axis)
@@ -178,11 +212,12 @@ def test_nll_loss(shape, axis, weighted, reduction, dtype, rng):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.2, 1.0])
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
-@pytest.mark.parametrize("shape,axis", LOSS_SHAPES, ids=str)
+@pytest.mark.parametrize(("shape", "axis"), LOSS_SHAPES, ids=str)
 def test_cross_entropy_class_targets(shape, axis, weighted, smoothing, reduction, dtype, rng):
     x, t, w = class_case(rng, shape, axis, dtype)
-    kw = dict(weight=w if weighted else None, reduction=reduction, label_smoothing=smoothing,
-              axis=axis)
+    kw = dict(
+        weight=w if weighted else None, reduction=reduction, label_smoothing=smoothing, axis=axis
+    )
     check_loss("cross_entropy", (x, t), kw, dtype, rng)
     loss, grad = softloss.cross_entropy_with_grad(x, t, **kw)
     want_loss, want_grad = ref.cross_entropy_with_grad(x, t, **kw)
@@ -193,11 +228,11 @@ def test_cross_entropy_class_targets(shape, axis, weighted, smoothing, reduction
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
-@pytest.mark.parametrize("shape,axis", LOSS_SHAPES, ids=str)
+@pytest.mark.parametrize(("shape", "axis"), LOSS_SHAPES, ids=str)
 def test_cross_entropy_probability_targets(shape, axis, smoothing, reduction, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     ax = ref._class_axis(x, axis)
-    y = np.moveaxis(rng.dirichlet(np.ones(shape[ax]), shape[:ax] + shape[ax + 1:]), -1, ax)
+    y = np.moveaxis(rng.dirichlet(np.ones(shape[ax]), shape[:ax] + shape[ax + 1 :]), -1, ax)
     y = y.astype(dtype)
     w = rng.uniform(0.5, 1.5, shape[ax]).astype(dtype)
     for weight in (None, w):
@@ -232,8 +267,11 @@ def test_any_integer_target_dtype(tdtype, rng):
             np.testing.assert_array_equal(got, want)
             assert_close(got, getattr(ref, name)(x, t, reduction=reduction), np.float64)
             g = sl(name + "_backward")(np.ones_like(want), x, t.astype(tdtype), reduction=reduction)
-            assert_close(g, getattr(ref, name + "_backward")(np.ones_like(want), x, t,
-                                                              reduction=reduction), np.float64)
+            assert_close(
+                g,
+                getattr(ref, name + "_backward")(np.ones_like(want), x, t, reduction=reduction),
+                np.float64,
+            )
     if np.issubdtype(tdtype, np.signedinteger):
         t2 = t.copy()
         t2[[1, 4]] = -100
@@ -243,11 +281,15 @@ def test_any_integer_target_dtype(tdtype, rng):
 def test_ignore_index_may_be_a_valid_class_or_out_of_range(rng):
     x = rng.standard_normal((6, 4))
     t = np.array([0, 3, 3, 1, 2, 3])
-    assert_close(softloss.cross_entropy(x, t, ignore_index=3), ref.cross_entropy(x, t, ignore_index=3),
-                 np.float64)
+    assert_close(
+        softloss.cross_entropy(x, t, ignore_index=3),
+        ref.cross_entropy(x, t, ignore_index=3),
+        np.float64,
+    )
     t[2] = 99
-    assert_close(softloss.nll_loss(x, t, ignore_index=99), ref.nll_loss(x, t, ignore_index=99),
-                 np.float64)
+    assert_close(
+        softloss.nll_loss(x, t, ignore_index=99), ref.nll_loss(x, t, ignore_index=99), np.float64
+    )
 
 
 def test_empty_and_all_ignored(rng):
@@ -268,14 +310,20 @@ def test_empty_and_all_ignored(rng):
     np.testing.assert_array_equal(g, np.zeros((4, 3)))
 
 
-@pytest.mark.parametrize("go", [2.5, np.float64(2.5), np.array(2.5), np.float32(2.5)],
-                         ids=["float", "npf64", "0d", "npf32"])
+@pytest.mark.parametrize(
+    "go",
+    [2.5, np.float64(2.5), np.array(2.5), np.float32(2.5)],
+    ids=["float", "npf64", "0d", "npf32"],
+)
 def test_scalar_grad_output_forms(go, rng):
     x, t, _ = class_case(rng, (5, 4), None, np.float64)
     want = ref.cross_entropy_backward(2.5, x, t)
     assert_close(softloss.cross_entropy_backward(go, x, t), want, np.float64)
-    assert_close(softloss.nll_loss_backward(go, x, t, reduction="sum"),
-                 ref.nll_loss_backward(2.5, x, t, reduction="sum"), np.float64)
+    assert_close(
+        softloss.nll_loss_backward(go, x, t, reduction="sum"),
+        ref.nll_loss_backward(2.5, x, t, reduction="sum"),
+        np.float64,
+    )
 
 
 # ----------------------------------------------------------------------------- binary losses
@@ -289,7 +337,7 @@ BCE_WEIGHT_SHAPES = [None, (5,), (1, 5), (6, 1), (6, 5), ()]
 def test_binary_cross_entropy(wshape, reduction, dtype, rng):
     x = rng.uniform(0.001, 0.999, (6, 5)).astype(dtype)
     y = rng.uniform(0, 1, (6, 5)).astype(dtype)
-    y[0] = (y[0] > 0.5)
+    y[0] = y[0] > 0.5
     x[1, :2] = [0.0, 1.0]
     w = None if wshape is None else rng.uniform(0.1, 2, wshape).astype(dtype)
     check_loss("binary_cross_entropy", (x, y), dict(weight=w, reduction=reduction), dtype, rng)
@@ -320,8 +368,9 @@ def test_bce_with_logits_infinite_logits_give_the_limit():
 
 
 def test_bce_clamp_and_empty():
-    got = softloss.binary_cross_entropy(np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]),
-                                        reduction="none")
+    got = softloss.binary_cross_entropy(
+        np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]), reduction="none"
+    )
     np.testing.assert_array_equal(got, [100.0, 100.0, 0.0])
     for name in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
         e = np.zeros((0, 4))
@@ -336,8 +385,11 @@ def test_bce_clamp_and_empty():
 @pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy_with_logits"])
 def test_loss_float16_input(name, rng):
     x = rng.standard_normal((16, 6)).astype(np.float16)
-    t = (rng.integers(0, 6, 16) if name == "cross_entropy"
-         else rng.uniform(0, 1, (16, 6)).astype(np.float16))
+    t = (
+        rng.integers(0, 6, 16)
+        if name == "cross_entropy"
+        else rng.uniform(0, 1, (16, 6)).astype(np.float16)
+    )
     got = sl(name)(x, t)
     assert isinstance(got, np.float16)
     assert float(got) == pytest.approx(float(getattr(ref, name)(x, t)), rel=2e-3)
@@ -377,7 +429,7 @@ def test_random_shapes_hypothesis(data):
     for name in ("softmax", "log_softmax"):
         assert_result(sl(name)(x, axis=axis), getattr(ref, name)(x, axis), dtype)
     C = shape[axis]
-    t = r.integers(0, C, shape[:axis % ndim] + shape[axis % ndim + 1:])
+    t = r.integers(0, C, shape[: axis % ndim] + shape[axis % ndim + 1 :])
     eps = data.draw(st.sampled_from([0.0, 0.1]), label="label_smoothing")
     for reduction in REDUCTIONS:
         kw = dict(reduction=reduction, label_smoothing=eps, axis=axis)

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import assert_close, load_cases
 
 import softloss
-from conftest import assert_close, load_cases
 
 CASES, ARRAYS = load_cases()
 DTYPES = [np.float32, np.float64]
@@ -12,7 +12,9 @@ DTYPES = [np.float32, np.float64]
 
 def published(actual, values, decimals=6):
     """The tutorial prints 6 significant decimals: agree to about half a unit in the last place."""
-    np.testing.assert_allclose(np.asarray(actual, np.float64), values, rtol=0, atol=0.6 * 10.0**-decimals)
+    np.testing.assert_allclose(
+        np.asarray(actual, np.float64), values, rtol=0, atol=0.6 * 10.0**-decimals
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -28,7 +30,8 @@ def test_2d_table_matches_fixture_c0002(dtype):
     x = np.array([[0.3, 2.9, 4.0], [0.5, 1.1, 8.0], [0.9, 12.9, 34.0]], dtype)
     case_id = "c0002" if dtype == np.float64 else "c0088"  # the float32 copy of c0002
     case = next(c for c in CASES if c["id"] == case_id)
-    assert case["fn"] == "softmax" and case["dtype"] == np.dtype(dtype).name
+    assert case["fn"] == "softmax"
+    assert case["dtype"] == np.dtype(dtype).name
     np.testing.assert_array_equal(ARRAYS[f"{case_id}.input"], x)
     p = softloss.softmax(x, axis=1)
     assert_close(p, ARRAYS[case["expected"]], dtype)
@@ -75,8 +78,9 @@ def test_cross_entropy_gradient_is_p_minus_one_hot(dtype):
     assert_close(loss, -np.sum(np.log(p[np.arange(3), t])), dtype)
     assert_close(softloss.cross_entropy_backward(1.0, scores, t), (p - onehot) / 3, dtype)
     # The seed's hand-computed target probabilities 0.705385, 0.979629, 0.487856.
-    published(np.exp(-softloss.cross_entropy(scores, t, reduction="none")),
-              [0.705385, 0.979629, 0.487856])
+    published(
+        np.exp(-softloss.cross_entropy(scores, t, reduction="none")), [0.705385, 0.979629, 0.487856]
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -101,7 +105,8 @@ def test_bce_linspace_against_point_two(dtype):
     x = np.linspace(0, 1, 10).astype(dtype)
     y = np.full(10, 0.2, dtype)
     none = softloss.binary_cross_entropy(x, y, reduction="none")
-    assert none.shape == (10,) and none.dtype == dtype
+    assert none.shape == (10,)
+    assert none.dtype == dtype
     assert none[0] == pytest.approx(20.0, rel=1e-6)  # -0.8 * log1p(-0) - 0.2 * (-100)
     assert none[-1] == pytest.approx(80.0, rel=1e-6)  # -0.8 * (-100) clamp
     total = softloss.binary_cross_entropy(x, y, reduction="sum")

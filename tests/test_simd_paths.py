@@ -10,8 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import softloss
 
 SCRIPT = textwrap.dedent(
@@ -30,20 +28,27 @@ SCRIPT = textwrap.dedent(
     for case in cases:
         fn = getattr(sl, case["fn"])
         args = [arrays[f"{case['id']}.{n}"] for n in case["args"]]
-        kw = {k: arrays[v["array"]] if isinstance(v, dict) else v for k, v in case["kwargs"].items()}
+        kw = {
+            k: arrays[v["array"]] if isinstance(v, dict) else v
+            for k, v in case["kwargs"].items()
+        }
         got = fn(*args, **kw)
         assert_close(got, arrays[case["expected"]], case["dtype"])
         add(got)
         if "expected_grad" in case:
             go = arrays[case["grad_output"]]
             back = getattr(sl, case["fn"] + "_backward")
-            g = back(go, fn(args[0], **kw), **kw) if case["fn"] in ("softmax", "log_softmax") else back(go, *args, **kw)
+            if case["fn"] in ("softmax", "log_softmax"):
+                g = back(go, fn(args[0], **kw), **kw)
+            else:
+                g = back(go, *args, **kw)
             assert_close(g, arrays[case["expected_grad"]], case["dtype"])
             add(g)
 
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        for shape, axis in [((300, 1000), -1), ((4, 70_000), -1), ((3, 21, 40, 40), 1), ((2000, 10), -1)]:
+        routes = [((300, 1000), -1), ((4, 70_000), -1), ((3, 21, 40, 40), 1), ((2000, 10), -1)]
+        for shape, axis in routes:
             x = (rng.standard_normal(shape) * 5).astype(dtype)
             for f in (sl.softmax, sl.log_softmax):
                 y = f(x, axis)
@@ -71,7 +76,11 @@ def _run(path, threads="2"):
     env = dict(os.environ, SOFTLOSS_SIMD=path, SOFTLOSS_NUM_THREADS=threads)
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, tests_dir], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", SCRIPT, tests_dir],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     import json

@@ -9,7 +9,8 @@ THREADS = [1, 2, 3]
 
 
 def test_set_get_roundtrip(restore_threads):
-    assert isinstance(restore_threads, int) and restore_threads >= 1
+    assert isinstance(restore_threads, int)
+    assert restore_threads >= 1
     for n in (1, 3, 2, 7):
         softloss.set_num_threads(n)
         assert softloss.get_num_threads() == n
@@ -40,15 +41,18 @@ CALLS = {
     "softmax_backward": lambda x, t, w, p, y: softloss.softmax_backward(y, p),
     "cross_entropy_mean": lambda x, t, w, p, y: softloss.cross_entropy(x, t, weight=w),
     "cross_entropy_smooth_sum": lambda x, t, w, p, y: softloss.cross_entropy(
-        x, t, reduction="sum", label_smoothing=0.1),
+        x, t, reduction="sum", label_smoothing=0.1
+    ),
     "cross_entropy_with_grad": lambda x, t, w, p, y: softloss.cross_entropy_with_grad(x, t),
     "nll_mean": lambda x, t, w, p, y: softloss.nll_loss(x, t, weight=w),
     "nll_backward": lambda x, t, w, p, y: softloss.nll_loss_backward(1.0, x, t),
     "bce_mean": lambda x, t, w, p, y: softloss.binary_cross_entropy(p, y),
     "bce_sum_weight": lambda x, t, w, p, y: softloss.binary_cross_entropy(
-        p, y, weight=w, reduction="sum"),
+        p, y, weight=w, reduction="sum"
+    ),
     "bce_logits_mean": lambda x, t, w, p, y: softloss.binary_cross_entropy_with_logits(
-        x, y, pos_weight=w),
+        x, y, pos_weight=w
+    ),
 }
 
 

@@ -33,15 +33,17 @@ def _f(value: Any, digits: int = 4) -> str:
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     """Lines of a table: numbers right-aligned, text left-aligned, a rule under the header."""
     body = [list(r) for r in rows]
-    columns = list(zip(list(header), *body))
+    columns = list(zip(list(header), *body, strict=True))
     widths = [max(map(len, col)) for col in columns]
     numeric = [all(_is_number(c) for c in col[1:] if c) for col in columns]
 
     def line(row: Sequence[str]) -> str:
-        cells = (c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric))
+        cells = (
+            c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric, strict=True)
+        )
         return ("  " + "  ".join(cells)).rstrip()
 
-    rule = "  " + "  ".join(("-" if h else " ") * w for h, w in zip(header, widths))
+    rule = "  " + "  ".join(("-" if h else " ") * w for h, w in zip(header, widths, strict=True))
     return [line(header), rule.rstrip(), *(line(r) for r in body)]
 
 
@@ -62,7 +64,7 @@ def _scores_to_probabilities() -> list[str]:
     p = softloss.softmax(SCORES, axis=1)
     rows = [
         [str(i + 1), *(f"{s:g}" for s in scores), *(_f(v) for v in probs), _f(probs.sum())]
-        for i, (scores, probs) in enumerate(zip(SCORES, p))
+        for i, (scores, probs) in enumerate(zip(SCORES, p, strict=True))
     ]
     header = ["image", *CLASSES, *(f"p({c})" for c in CLASSES), "sum"]
     tie = p[2]
@@ -82,7 +84,7 @@ def _one_row() -> list[str]:
     x = np.array([0.3, 2.9, 4.0])
     p = softloss.softmax(x)
     logp = softloss.log_softmax(x)
-    rows = [[_x(a), _f(b), _f(c), _f(np.exp(c))] for a, b, c in zip(x, p, logp)]
+    rows = [[_x(a), _f(b), _f(c), _f(np.exp(c))] for a, b, c in zip(x, p, logp, strict=True)]
     return [
         "softmax(x) = exp(x) / sum(exp(x)); log_softmax(x) = x - log(sum(exp(x))).",
         "",
@@ -98,7 +100,7 @@ def _overflow() -> list[str]:
         e = np.exp(x)
         naive = e / e.sum()
     p = softloss.softmax(x)
-    rows = [[_x(a), str(b), str(c), f"{d:.6e}"] for a, b, c, d in zip(x, e, naive, p)]
+    rows = [[_x(a), str(b), str(c), f"{d:.6e}"] for a, b, c, d in zip(x, e, naive, p, strict=True)]
     shifted = ", ".join(f"{v:g}" for v in x - x.max())
     return [
         "The textbook exp(x) / sum(exp(x)) overflows: exp(1010) is inf in float64,",
@@ -114,7 +116,7 @@ def _overflow() -> list[str]:
 def _rows_2d() -> list[str]:
     x = np.array([[0.3, 2.9, 4.0], [0.5, 1.1, 8.0], [0.9, 12.9, 34.0]])
     p = softloss.softmax(x, axis=1)
-    rows = [[*map(_x, a), "|", *map(_f, b)] for a, b in zip(x, p)]
+    rows = [[*map(_x, a), "|", *map(_f, b)] for a, b in zip(x, p, strict=True)]
     return [
         "With axis=1 each row of a 2-D array is normalised on its own.",
         "",
@@ -132,14 +134,13 @@ def _nll_with_weights() -> list[str]:
     w_t = CLASS_WEIGHTS[TARGETS]
     rows = [
         [str(i + 1), CLASSES[t], _f(a), _x(w), _f(b)]
-        for i, (t, a, w, b) in enumerate(zip(TARGETS, plain, w_t, weighted))
+        for i, (t, a, w, b) in enumerate(zip(TARGETS, plain, w_t, weighted, strict=True))
     ]
     mean = softloss.nll_loss(logp, TARGETS, weight=CLASS_WEIGHTS)
     from_logits = softloss.cross_entropy(SCORES, TARGETS, weight=CLASS_WEIGHTS)
-    weights = ", ".join(f"{c} {w}" for c, w in zip(CLASSES, CLASS_WEIGHTS))
+    weights = ", ".join(f"{c} {w}" for c, w in zip(CLASSES, CLASS_WEIGHTS, strict=True))
     return [
-        "logp = log_softmax(scores, axis=1), targets t = [cat, dog, horse] = "
-        f"{TARGETS.tolist()},",
+        f"logp = log_softmax(scores, axis=1), targets t = [cat, dog, horse] = {TARGETS.tolist()},",
         f"class weights w = [{weights}].",
         "",
         *_table(["image", "target", "-logp[t]", "w[t]", "w[t] * -logp[t]"], rows),
@@ -161,7 +162,7 @@ def _gradient() -> list[str]:
     expected = p - np.eye(len(CLASSES))[TARGETS]
     rows = [
         [str(i + 1), CLASSES[t], *(_f(v) for v in pi), "|", *(_f(v) for v in gi)]
-        for i, (t, pi, gi) in enumerate(zip(TARGETS, p, grad))
+        for i, (t, pi, gi) in enumerate(zip(TARGETS, p, grad, strict=True))
     ]
     header = ["image", "target", *(f"p({c})" for c in CLASSES), "", *(f"g({c})" for c in CLASSES)]
     return [
@@ -184,7 +185,8 @@ def _bce_clamp() -> list[str]:
     losses = np.asarray(softloss.binary_cross_entropy(x, y, reduction="none"))
     total = softloss.binary_cross_entropy(x, y, reduction="sum")
     notes = {0: "0.2 * -max(log 0, -100)", 9: "0.8 * -max(log(1 - 1), -100)"}
-    rows = [[_f(a), _f(b), notes.get(i, "")] for i, (a, b) in enumerate(zip(x, losses))]
+    pairs = enumerate(zip(x, losses, strict=True))
+    rows = [[_f(a), _f(b), notes.get(i, "")] for i, (a, b) in pairs]
     return [
         "binary_cross_entropy(x, y) = -(y log x + (1 - y) log(1 - x)), each log clamped",
         "at -100 as in PyTorch, so x = 0 or 1 gives a large finite loss, not inf.",

@@ -5,21 +5,46 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_with_grad",
+    "cross_entropy",
+    "cross_entropy_backward",
+    "cross_entropy_with_grad",
+    "get_num_threads",
+    "log_softmax",
+    "log_softmax_backward",
+    "nll_loss",
+    "nll_loss_backward",
+    "set_num_threads",
+    "simd_path",
+    "simd_paths",
+    "softmax",
+    "softmax_backward",
+]
+
 __version__: str
 
 _F = NDArray[np.floating[Any]]
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
-def softmax(input: _F, axis: int = -1, out: _F | None = None) -> _F: ...
-def log_softmax(input: _F, axis: int = -1, out: _F | None = None) -> _F: ...
-def softmax_backward(grad_output: _F, output: _F, axis: int = -1, out: _F | None = None) -> _F: ...
-def log_softmax_backward(grad_output: _F, output: _F, axis: int = -1, out: _F | None = None) -> _F: ...
+def softmax(input: _F, axis: int = ..., out: _F | None = None) -> _F: ...
+def log_softmax(input: _F, axis: int = ..., out: _F | None = None) -> _F: ...
+def softmax_backward(grad_output: _F, output: _F, axis: int = ..., out: _F | None = None) -> _F: ...
+def log_softmax_backward(
+    grad_output: _F, output: _F, axis: int = ..., out: _F | None = None
+) -> _F: ...
 def nll_loss(
     input: _F,
     target: NDArray[np.int64],
     weight: _F | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     axis: int | None = None,
 ) -> float | _F: ...
@@ -28,7 +53,7 @@ def nll_loss_backward(
     input: _F,
     target: NDArray[np.int64],
     weight: _F | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     axis: int | None = None,
 ) -> _F: ...
@@ -36,7 +61,7 @@ def cross_entropy(
     input: _F,
     target: NDArray[Any],
     weight: _F | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     axis: int | None = None,
@@ -46,7 +71,7 @@ def cross_entropy_backward(
     input: _F,
     target: NDArray[Any],
     weight: _F | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     axis: int | None = None,
@@ -55,7 +80,7 @@ def cross_entropy_with_grad(
     input: _F,
     target: NDArray[Any],
     weight: _F | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = ...,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     axis: int | None = None,

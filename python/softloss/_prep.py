@@ -9,7 +9,7 @@ becomes int64. Shape and value checks happen in the native layer, before anythin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -19,12 +19,12 @@ _INT64 = np.dtype(np.int64)
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-def is_native(a: object) -> bool:
-    """True for an ndarray the kernels take as it is (native-order float32/float64): the fast path."""
+def is_native(a: object) -> TypeGuard[NDArray[np.floating[Any]]]:
+    """True for an ndarray the kernels take unchanged: native-order float32/float64."""
     return type(a) is np.ndarray and a.dtype in _NATIVE
 
 
-def is_native_target(t: object) -> bool:
+def is_native_target(t: object) -> TypeGuard[NDArray[np.int64]]:
     """True for an int64 ndarray of class indices (the fast path)."""
     return type(t) is np.ndarray and t.dtype == _INT64
 
@@ -99,7 +99,9 @@ def is_class_target(obj: ArrayLike) -> bool:
     return np.asarray(obj).dtype.kind in "iu"
 
 
-def broadcast_weight(obj: ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any], name: str) -> NDArray[Any]:
+def broadcast_weight(
+    obj: ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any], name: str
+) -> NDArray[Any]:
     """``obj`` broadcast to ``shape`` (NumPy rules), refusing broadcasts that enlarge ``shape``."""
     w = like(obj, dtype, name)
     try:
@@ -114,7 +116,8 @@ def broadcast_weight(obj: ArrayLike, shape: tuple[int, ...], dtype: np.dtype[Any
 def detach_from_out(x: NDArray[Any], out: object) -> NDArray[Any]:
     """``x``, copied when it overlaps ``out`` (so the kernel never reads what it writes)."""
     if isinstance(out, np.ndarray) and np.may_share_memory(x, out):
-        return x.copy()
+        copy: NDArray[Any] = x.copy()
+        return copy
     return x
 
 
@@ -137,6 +140,11 @@ def finish(result: Any, dtype: np.dtype[Any]) -> Any:
     """Rounds a native result to the result dtype: arrays (float16) and Python floats (scalars)."""
     if isinstance(result, float):
         return dtype.type(result)
+    return finish_array(result, dtype)
+
+
+def finish_array(result: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
+    """Rounds a native array result to the result dtype (float16 is computed in float32)."""
     if result.dtype != dtype:
         return result.astype(dtype)
     return result

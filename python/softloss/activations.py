@@ -59,12 +59,14 @@ def softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None
     array([9.99954600e-01, 4.53978686e-05, 2.06106005e-09])
     """
     if out is None and is_native(input):
-        return _native.softmax(input, axis)  # type: ignore[arg-type]
+        return _native.softmax(input, axis)
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.softmax, [x], dtype, axis, out)
 
 
-def log_softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None) -> NDArray[Any]:
+def log_softmax(
+    input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None
+) -> NDArray[Any]:
     r"""Log-softmax along ``axis``: :math:`(x_c - m) - \log \sum_k e^{x_k - m}`.
 
     Subtracting the max before the log-sum keeps precision for large logits with small
@@ -77,7 +79,7 @@ def log_softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = 
     array([-4.0057, -1.4057, -0.3057])
     """
     if out is None and is_native(input):
-        return _native.log_softmax(input, axis)  # type: ignore[arg-type]
+        return _native.log_softmax(input, axis)
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.log_softmax, [x], dtype, axis, out)
 

@@ -48,7 +48,7 @@ Fn = Callable[[], Any]
 def _optional(name: str) -> Any:
     try:
         return importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - any import failure means "not available"
+    except Exception:
         return None
 
 
@@ -85,12 +85,14 @@ def median_time(fn: Fn, budget: float) -> float:
 
 def _np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    y: np.ndarray = e / e.sum(axis=axis, keepdims=True)
+    return y
 
 
 def _np_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    y: np.ndarray = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return y
 
 
 def _np_ce_grad(x: np.ndarray, t: np.ndarray, axis: int) -> tuple[Any, np.ndarray]:
@@ -124,83 +126,144 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
         return entry
 
     def tt(a: np.ndarray) -> Any:
-        return torch.from_numpy(a)  # type: ignore[union-attr]
+        return torch.from_numpy(a)
 
     sm = {"softloss": lambda: sl.softmax(x, axis), "numpy": lambda: _np_softmax(x, axis), **copy}
-    lsm = {"softloss": lambda: sl.log_softmax(x, axis), "numpy": lambda: _np_log_softmax(x, axis), **copy}
+    lsm = {
+        "softloss": lambda: sl.log_softmax(x, axis),
+        "numpy": lambda: _np_log_softmax(x, axis),
+        **copy,
+    }
     if scipy_special is not None:
         sm["scipy"] = lambda: scipy_special.softmax(x, axis=axis)
         lsm["scipy"] = lambda: scipy_special.log_softmax(x, axis=axis)
     yield "softmax", with_torch(sm, lambda th: lambda: th.softmax(tt(x), axis))
     yield "log_softmax", with_torch(lsm, lambda th: lambda: th.log_softmax(tt(x), axis))
-    yield "softmax out=", {"softloss": lambda: sl.softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)}
-    yield "log_softmax out=", {"softloss": lambda: sl.log_softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)}
-    yield "softmax_backward", {
-        "softloss": lambda: sl.softmax_backward(go, y, axis),
-        "numpy": lambda: y * (go - (go * y).sum(axis=axis, keepdims=True)),
-        **add2,
-    }
-    yield "log_softmax_backward", {
-        "softloss": lambda: sl.log_softmax_backward(go, y, axis),
-        "numpy": lambda: go - np.exp(y) * go.sum(axis=axis, keepdims=True),
-        **add2,
-    }
-    yield "softmax_backward out=", {
-        "softloss": lambda: sl.softmax_backward(go, y, axis, out=out),
-        "limit": lambda: np.add(go, y, out=out),
-    }
+    yield (
+        "softmax out=",
+        {"softloss": lambda: sl.softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)},
+    )
+    yield (
+        "log_softmax out=",
+        {"softloss": lambda: sl.log_softmax(x, axis, out=out), "limit": lambda: np.copyto(out, x)},
+    )
+    yield (
+        "softmax_backward",
+        {
+            "softloss": lambda: sl.softmax_backward(go, y, axis),
+            "numpy": lambda: y * (go - (go * y).sum(axis=axis, keepdims=True)),
+            **add2,
+        },
+    )
+    yield (
+        "log_softmax_backward",
+        {
+            "softloss": lambda: sl.log_softmax_backward(go, y, axis),
+            "numpy": lambda: go - np.exp(y) * go.sum(axis=axis, keepdims=True),
+            **add2,
+        },
+    )
+    yield (
+        "softmax_backward out=",
+        {
+            "softloss": lambda: sl.softmax_backward(go, y, axis, out=out),
+            "limit": lambda: np.add(go, y, out=out),
+        },
+    )
     loss_axis = None if axis == 1 else axis
-    yield "nll_loss", {
-        "softloss": lambda: sl.nll_loss(x, t, axis=loss_axis),
-        "numpy": lambda: -np.take_along_axis(x, np.expand_dims(t, axis), axis).mean(),
-        "limit": lambda: t.sum(),
-    }
-    yield "cross_entropy", with_torch(
-        {"softloss": lambda: sl.cross_entropy(x, t, axis=loss_axis),
-         "numpy": lambda: _np_ce_grad(x, t, axis)[0], **read},
-        lambda th: lambda: th.nn.functional.cross_entropy(tt(np.moveaxis(x, axis, 1)), tt(t)),
+    yield (
+        "nll_loss",
+        {
+            "softloss": lambda: sl.nll_loss(x, t, axis=loss_axis),
+            "numpy": lambda: -np.take_along_axis(x, np.expand_dims(t, axis), axis).mean(),
+            "limit": lambda: t.sum(),
+        },
     )
-    yield "cross_entropy_backward", {
-        "softloss": lambda: sl.cross_entropy_backward(1.0, x, t, axis=loss_axis),
-        "numpy": lambda: _np_ce_grad(x, t, axis)[1],
-        **copy,
-    }
-    yield "cross_entropy_with_grad", {
-        "softloss": lambda: sl.cross_entropy_with_grad(x, t, axis=loss_axis),
-        "numpy": lambda: _np_ce_grad(x, t, axis),
-        **copy,
-    }
-    yield "binary_cross_entropy", {
-        "softloss": lambda: sl.binary_cross_entropy(p, b),
-        "numpy": lambda: -(b * np.maximum(np.log(p), -100) + (1 - b) * np.maximum(np.log1p(-p), -100)).mean(),
-        **read2,
-    }
-    yield "binary_cross_entropy_backward", {
-        "softloss": lambda: sl.binary_cross_entropy_backward(1.0, p, b),
-        "numpy": lambda: (p - b) / np.maximum(p * (1 - p), 1e-12) / p.size,
-        "limit": lambda: np.add(p, b),
-    }
-    yield "binary_cross_entropy_with_grad", {
-        "softloss": lambda: sl.binary_cross_entropy_with_grad(p, b),
-        "limit": lambda: np.add(p, b),
-    }
-    yield "bce_with_logits", with_torch(
-        {"softloss": lambda: sl.binary_cross_entropy_with_logits(x, b),
-         "numpy": lambda: (np.maximum(x, 0) - x * b + np.log1p(np.exp(-np.abs(x)))).mean(), **read2},
-        lambda th: lambda: th.nn.functional.binary_cross_entropy_with_logits(tt(x), tt(b)),
+    yield (
+        "cross_entropy",
+        with_torch(
+            {
+                "softloss": lambda: sl.cross_entropy(x, t, axis=loss_axis),
+                "numpy": lambda: _np_ce_grad(x, t, axis)[0],
+                **read,
+            },
+            lambda th: lambda: th.nn.functional.cross_entropy(tt(np.moveaxis(x, axis, 1)), tt(t)),
+        ),
     )
-    yield "bce_with_logits_backward", {
-        "softloss": lambda: sl.binary_cross_entropy_with_logits_backward(1.0, x, b),
-        "limit": lambda: np.add(x, b),
-    }
-    yield "bce_with_logits_with_grad", {
-        "softloss": lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
-        "limit": lambda: np.add(x, b),
-    }
+    yield (
+        "cross_entropy_backward",
+        {
+            "softloss": lambda: sl.cross_entropy_backward(1.0, x, t, axis=loss_axis),
+            "numpy": lambda: _np_ce_grad(x, t, axis)[1],
+            **copy,
+        },
+    )
+    yield (
+        "cross_entropy_with_grad",
+        {
+            "softloss": lambda: sl.cross_entropy_with_grad(x, t, axis=loss_axis),
+            "numpy": lambda: _np_ce_grad(x, t, axis),
+            **copy,
+        },
+    )
+    yield (
+        "binary_cross_entropy",
+        {
+            "softloss": lambda: sl.binary_cross_entropy(p, b),
+            "numpy": lambda: (
+                -(b * np.maximum(np.log(p), -100) + (1 - b) * np.maximum(np.log1p(-p), -100)).mean()
+            ),
+            **read2,
+        },
+    )
+    yield (
+        "binary_cross_entropy_backward",
+        {
+            "softloss": lambda: sl.binary_cross_entropy_backward(1.0, p, b),
+            "numpy": lambda: (p - b) / np.maximum(p * (1 - p), 1e-12) / p.size,
+            "limit": lambda: np.add(p, b),
+        },
+    )
+    yield (
+        "binary_cross_entropy_with_grad",
+        {
+            "softloss": lambda: sl.binary_cross_entropy_with_grad(p, b),
+            "limit": lambda: np.add(p, b),
+        },
+    )
+    yield (
+        "bce_with_logits",
+        with_torch(
+            {
+                "softloss": lambda: sl.binary_cross_entropy_with_logits(x, b),
+                "numpy": lambda: (np.maximum(x, 0) - x * b + np.log1p(np.exp(-np.abs(x)))).mean(),
+                **read2,
+            },
+            lambda th: lambda: th.nn.functional.binary_cross_entropy_with_logits(tt(x), tt(b)),
+        ),
+    )
+    yield (
+        "bce_with_logits_backward",
+        {
+            "softloss": lambda: sl.binary_cross_entropy_with_logits_backward(1.0, x, b),
+            "limit": lambda: np.add(x, b),
+        },
+    )
+    yield (
+        "bce_with_logits_with_grad",
+        {
+            "softloss": lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
+            "limit": lambda: np.add(x, b),
+        },
+    )
 
 
-def run(quick: bool = False, only: list[str] | None = None, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """Measures every case; ``only`` restricts to operations whose name contains one of its items."""
+def run(
+    quick: bool = False,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Row]:
+    """Measures every case; ``only`` keeps the operations whose name contains one of its items."""
     shapes = QUICK_SHAPES if quick else FULL_SHAPES
     budget = 0.2 if quick else 1.0
     rows = []
@@ -232,13 +295,15 @@ def machine() -> dict[str, Any]:
 def table(rows: list[Row]) -> str:
     """A plain-text table: softloss time and every contender's ratio to the limit."""
     names = ["softloss", "numpy", "scipy", "torch"]
-    head = f"{'operation':32s} {'shape':>18s} {'dtype':>7s} {'limit':>10s} " + " ".join(f"{n:>9s}" for n in names)
+    head = f"{'operation':32s} {'shape':>18s} {'dtype':>7s} {'limit':>10s} " + " ".join(
+        f"{n:>9s}" for n in names
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         ratios = r.ratios()
         cells = " ".join(f"{ratios[n]:8.2f}x" if n in ratios else f"{'-':>9s}" for n in names)
         limit = r.seconds["limit"]
-        lines.append(f"{r.op:32s} {str(r.shape):>18s} {r.dtype:>7s} {limit * 1e3:8.3f}ms {cells}")
+        lines.append(f"{r.op:32s} {r.shape!s:>18s} {r.dtype:>7s} {limit * 1e3:8.3f}ms {cells}")
     return "\n".join(lines)
 
 
@@ -248,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="operations whose name contains one of these")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    rows = run(args.quick, args.only, progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+    rows = run(
+        args.quick, args.only, progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True)
+    )
     print(json.dumps(machine()))
     print(table(rows))
     if args.json:

@@ -27,12 +27,17 @@ def _args(
     x, dtype = float_input(input)
     y = like(target, x.dtype, "target")
     w = None if weight is None else broadcast_weight(weight, x.shape, x.dtype, "weight")
-    pw = None if pos_weight is None else broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
+    pw = (
+        None if pos_weight is None else broadcast_weight(pos_weight, x.shape, x.dtype, "pos_weight")
+    )
     return x, y, w, pw, dtype
 
 
 def binary_cross_entropy(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: Reduction = "mean"
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
 ) -> Loss:
     r"""BCE on probabilities: :math:`-w (y \max(\log x, -100) + (1 - y) \max(\log(1 - x), -100))`.
 
@@ -93,7 +98,10 @@ def binary_cross_entropy_with_logits_backward(
     pos_weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> NDArray[Any]:
-    r"""Gradient of :func:`binary_cross_entropy_with_logits`: :math:`s\, w ((1 + (p_w - 1) y) \sigma(x) - p_w y)`."""
+    r"""Gradient of :func:`binary_cross_entropy_with_logits`.
+
+    :math:`s\, w ((1 + (p_w - 1) y) \sigma(x) - p_w y)`.
+    """
     x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
     go = like(grad_output, x.dtype, "grad_output")
     grad = _native.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction)
@@ -101,7 +109,10 @@ def binary_cross_entropy_with_logits_backward(
 
 
 def binary_cross_entropy_with_grad(
-    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: Reduction = "mean"
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: Reduction = "mean",
 ) -> tuple[Loss, NDArray[Any]]:
     """``(binary_cross_entropy(...), binary_cross_entropy_backward(1, ...))`` in one pass.
 
@@ -125,7 +136,7 @@ def binary_cross_entropy_with_logits_with_grad(
     pos_weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> tuple[Loss, NDArray[Any]]:
-    """``(binary_cross_entropy_with_logits(...), ..._backward(1, ...))`` in one pass over the logits.
+    """``(binary_cross_entropy_with_logits(...), ..._backward(1, ...))`` in one pass over the input.
 
     The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``).
 

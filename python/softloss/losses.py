@@ -11,6 +11,7 @@ from softloss import _native
 from softloss._prep import (
     class_target,
     finish,
+    finish_array,
     float_input,
     is_class_target,
     is_native,
@@ -78,10 +79,14 @@ def nll_loss(
     0.289909
     """
     if weight is None and is_native(input) and is_native_target(target):
-        return finish(_native.nll_loss(input, target, None, ignore_index, reduction, axis), input.dtype)  # type: ignore[arg-type, union-attr]
+        return finish(
+            _native.nll_loss(input, target, None, ignore_index, reduction, axis), input.dtype
+        )
     x, dtype = float_input(input)
     t = class_target(target)
-    return finish(_native.nll_loss(x, t, _weight(weight, x.dtype), ignore_index, reduction, axis), dtype)
+    return finish(
+        _native.nll_loss(x, t, _weight(weight, x.dtype), ignore_index, reduction, axis), dtype
+    )
 
 
 def nll_loss_backward(
@@ -104,7 +109,7 @@ def nll_loss_backward(
     grad = _native.nll_loss_backward(
         go, x, class_target(target), _weight(weight, x.dtype), ignore_index, reduction, axis
     )
-    return finish(grad, dtype)  # type: ignore[no-any-return]
+    return finish_array(grad, dtype)
 
 
 def cross_entropy(
@@ -139,8 +144,10 @@ def cross_entropy(
     0.362443
     """
     if weight is None and is_native(input) and is_native_target(target):
-        loss = _native.cross_entropy(input, target, None, ignore_index, reduction, label_smoothing, axis)  # type: ignore[arg-type]
-        return finish(loss, input.dtype)  # type: ignore[union-attr]
+        loss = _native.cross_entropy(
+            input, target, None, ignore_index, reduction, label_smoothing, axis
+        )
+        return finish(loss, input.dtype)
     x, dtype = float_input(input)
     t = _ce_target(target, x.dtype)
     loss = _native.cross_entropy(
@@ -178,7 +185,7 @@ def cross_entropy_backward(
         float(label_smoothing),
         axis,
     )
-    return finish(grad, dtype)  # type: ignore[no-any-return]
+    return finish_array(grad, dtype)
 
 
 def cross_entropy_with_grad(
@@ -203,9 +210,15 @@ def cross_entropy_with_grad(
     """
     if weight is None and is_native(input) and is_native_target(target):
         loss, grad = _native.cross_entropy_with_grad(
-            input, target, None, ignore_index, reduction, label_smoothing, axis  # type: ignore[arg-type]
+            input,
+            target,
+            None,
+            ignore_index,
+            reduction,
+            label_smoothing,
+            axis,
         )
-        return finish(loss, input.dtype), grad  # type: ignore[union-attr]
+        return finish(loss, input.dtype), grad
     x, dtype = float_input(input)
     loss, grad = _native.cross_entropy_with_grad(
         x,
