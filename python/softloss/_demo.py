@@ -1,13 +1,15 @@
-"""The seed tutorial's worked examples, computed by softloss and printed as plain-text tables.
+"""The seed tutorial's worked examples, computed by softloss, as text and tables.
 
-``python -m softloss`` (or ``softloss demo``) prints :func:`render`. Every number shown is computed
-here, by softloss or, for the comparisons, by NumPy; nothing is copied from the reference fixtures.
+Each section is a list of blocks: lines of text and :class:`Table` s. :func:`render` lays them out
+as plain text; ``softloss.cli.demo`` lays the same blocks out with rich. Every number shown is
+computed here, by softloss or, for the comparisons, by NumPy; nothing is copied from the
+reference fixtures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +21,16 @@ SCORES = np.array([[5.0, 4.0, 2.0], [4.0, 2.0, 8.0], [4.0, 4.0, 1.0]])
 TARGETS = np.array([0, 2, 1])
 CLASS_WEIGHTS = np.array([1.0, 2.0, 0.5])
 
-Section = Callable[[], list[str]]
+
+class Table(NamedTuple):
+    """A table of formatted cells; a column whose cells are all numbers is right-aligned."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+
+Block = str | Table
+Section = Callable[[], list[Block]]
 
 
 def _f(value: Any, digits: int = 4) -> str:
@@ -30,12 +41,17 @@ def _f(value: Any, digits: int = 4) -> str:
     return f"{v:.{digits}f}"
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+def numeric_columns(table: Table) -> list[bool]:
+    """For each column of ``table``: True when every non-empty cell below the header is a number."""
+    columns = zip(table.header, *table.rows, strict=True)
+    return [all(_is_number(c) for c in col[1:] if c) for col in columns]
+
+
+def _table(table: Table) -> list[str]:
     """Lines of a table: numbers right-aligned, text left-aligned, a rule under the header."""
-    body = [list(r) for r in rows]
-    columns = list(zip(list(header), *body, strict=True))
-    widths = [max(map(len, col)) for col in columns]
-    numeric = [all(_is_number(c) for c in col[1:] if c) for col in columns]
+    header, body = table
+    widths = [max(map(len, col)) for col in zip(header, *body, strict=True)]
+    numeric = numeric_columns(table)
 
     def line(row: Sequence[str]) -> str:
         cells = (
@@ -60,7 +76,7 @@ def _x(value: Any) -> str:
     return repr(float(value))
 
 
-def _scores_to_probabilities() -> list[str]:
+def _scores_to_probabilities() -> list[Block]:
     p = softloss.softmax(SCORES, axis=1)
     rows = [
         [str(i + 1), *(f"{s:g}" for s in scores), *(_f(v) for v in probs), _f(probs.sum())]
@@ -72,7 +88,7 @@ def _scores_to_probabilities() -> list[str]:
         "Three images scored for cat / horse / dog; softmax(scores, axis=1) turns each",
         "row into probabilities that sum to 1.",
         "",
-        *_table(header, rows),
+        Table(header, rows),
         "",
         f"Image 3 is a tie: cat and horse both score {SCORES[2, 0]:g}, so they share the",
         f"probability equally: {tie[0]:.2f} / {tie[1]:.2f} / {tie[2]:.2f} "
@@ -80,7 +96,7 @@ def _scores_to_probabilities() -> list[str]:
     ]
 
 
-def _one_row() -> list[str]:
+def _one_row() -> list[Block]:
     x = np.array([0.3, 2.9, 4.0])
     p = softloss.softmax(x)
     logp = softloss.log_softmax(x)
@@ -88,13 +104,13 @@ def _one_row() -> list[str]:
     return [
         "softmax(x) = exp(x) / sum(exp(x)); log_softmax(x) = x - log(sum(exp(x))).",
         "",
-        *_table(["x", "softmax(x)", "log_softmax(x)", "exp(log_softmax)"], rows),
+        Table(["x", "softmax(x)", "log_softmax(x)", "exp(log_softmax)"], rows),
         "",
         f"softmax sums to {_f(p.sum())}; exp(log_softmax) gives softmax back.",
     ]
 
 
-def _overflow() -> list[str]:
+def _overflow() -> list[Block]:
     x = np.array([1010.0, 1000.0, 990.0])
     with np.errstate(all="ignore"):
         e = np.exp(x)
@@ -106,28 +122,28 @@ def _overflow() -> list[str]:
         "The textbook exp(x) / sum(exp(x)) overflows: exp(1010) is inf in float64,",
         "and inf / inf is nan.",
         "",
-        *_table(["x", "np.exp(x)", "naive", "softloss.softmax(x)"], rows),
+        Table(["x", "np.exp(x)", "naive", "softloss.softmax(x)"], rows),
         "",
         "softloss subtracts the row maximum first, computing exp([" + shifted + "]),",
         "which cannot overflow and gives the same probabilities.",
     ]
 
 
-def _rows_2d() -> list[str]:
+def _rows_2d() -> list[Block]:
     x = np.array([[0.3, 2.9, 4.0], [0.5, 1.1, 8.0], [0.9, 12.9, 34.0]])
     p = softloss.softmax(x, axis=1)
     rows = [[*map(_x, a), "|", *map(_f, b)] for a, b in zip(x, p, strict=True)]
     return [
         "With axis=1 each row of a 2-D array is normalised on its own.",
         "",
-        *_table(["x[:, 0]", "x[:, 1]", "x[:, 2]", "", "p[:, 0]", "p[:, 1]", "p[:, 2]"], rows),
+        Table(["x[:, 0]", "x[:, 1]", "x[:, 2]", "", "p[:, 0]", "p[:, 1]", "p[:, 2]"], rows),
         "",
         "A large gap (34 vs 12.9) leaves almost all the probability on one class;",
         "the small ones stay representable instead of rounding to zero.",
     ]
 
 
-def _nll_with_weights() -> list[str]:
+def _nll_with_weights() -> list[Block]:
     logp = softloss.log_softmax(SCORES, axis=1)
     plain = np.asarray(softloss.nll_loss(logp, TARGETS, reduction="none"))
     weighted = np.asarray(softloss.nll_loss(logp, TARGETS, weight=CLASS_WEIGHTS, reduction="none"))
@@ -143,7 +159,7 @@ def _nll_with_weights() -> list[str]:
         f"logp = log_softmax(scores, axis=1), targets t = [cat, dog, horse] = {TARGETS.tolist()},",
         f"class weights w = [{weights}].",
         "",
-        *_table(["image", "target", "-logp[t]", "w[t]", "w[t] * -logp[t]"], rows),
+        Table(["image", "target", "-logp[t]", "w[t]", "w[t] * -logp[t]"], rows),
         "",
         "The loss columns are nll_loss(logp, t, reduction='none') without and with",
         "weight=w. The weighted mean divides by the sum of the weights, not by N:",
@@ -155,7 +171,7 @@ def _nll_with_weights() -> list[str]:
     ]
 
 
-def _gradient() -> list[str]:
+def _gradient() -> list[Block]:
     loss, grad = softloss.cross_entropy_with_grad(SCORES, TARGETS, reduction="sum")
     backward = softloss.cross_entropy_backward(1.0, SCORES, TARGETS, reduction="sum")
     p = softloss.softmax(SCORES, axis=1)
@@ -170,7 +186,7 @@ def _gradient() -> list[str]:
         "of cross-entropy w.r.t. the scores is p = softmax(scores) with 1 subtracted",
         "at the target class.",
         "",
-        *_table(header, rows),
+        Table(header, rows),
         "",
         f"loss = {_f(loss)} (the sum of -logp[t]); max |g - (p - onehot(t))| = "
         f"{_err(grad, expected)}.",
@@ -179,7 +195,7 @@ def _gradient() -> list[str]:
     ]
 
 
-def _bce_clamp() -> list[str]:
+def _bce_clamp() -> list[Block]:
     x = np.linspace(0.0, 1.0, 10)
     y = np.full(10, 0.2)
     losses = np.asarray(softloss.binary_cross_entropy(x, y, reduction="none"))
@@ -192,7 +208,7 @@ def _bce_clamp() -> list[str]:
         "at -100 as in PyTorch, so x = 0 or 1 gives a large finite loss, not inf.",
         "x = linspace(0, 1, 10), y = 0.2 everywhere, reduction='none':",
         "",
-        *_table(["x", "loss", ""], rows),
+        Table(["x", "loss", ""], rows),
         "",
         f"reduction='sum' gives {total:.6f}.",
     ]
@@ -213,13 +229,25 @@ SECTIONS: list[tuple[str, Section]] = [
 ]
 
 
-def render() -> str:
-    """The whole demo as one string."""
-    lines = [
+def title() -> list[str]:
+    """The two lines above the sections."""
+    return [
         f"softloss {softloss.__version__}: the softmax tutorial's worked examples,",
         "computed by softloss (float64).",
     ]
-    for number, (title, section) in enumerate(SECTIONS, start=1):
-        heading = f"{number}. {title}"
-        lines += ["", heading, "=" * len(heading), *section()]
+
+
+def sections() -> Iterator[tuple[str, list[Block]]]:
+    """``(numbered heading, blocks)`` of every section, computed now."""
+    for number, (name, section) in enumerate(SECTIONS, start=1):
+        yield f"{number}. {name}", section()
+
+
+def render() -> str:
+    """The whole demo as one plain-text string (tables as aligned columns)."""
+    lines = title()
+    for heading, blocks in sections():
+        lines += ["", heading, "=" * len(heading)]
+        for block in blocks:
+            lines += _table(block) if isinstance(block, Table) else [block]
     return "\n".join(lines) + "\n"

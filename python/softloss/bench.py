@@ -1,7 +1,7 @@
 """Side-by-side benchmark: softloss against NumPy, SciPy, PyTorch and the memory-traffic limit.
 
-``python benches/compare.py`` (or ``python -m softloss.bench``) times, in one process, the median
-of several calls of every softloss function and of
+``python benches/compare.py``, ``python -m softloss.bench`` or ``softloss bench`` times, in one
+process, the median of several calls of every softloss function and of
 
 - ``limit``: the NumPy operation with the same memory traffic and no arithmetic to speak of:
   ``x.copy()`` for one read and one new array, ``np.add(a, b)`` for two reads and one new array,
@@ -11,7 +11,9 @@ of several calls of every softloss function and of
 - ``scipy``: ``scipy.special.softmax`` / ``log_softmax`` (when SciPy is importable);
 - ``torch``: ``torch.nn.functional`` on the same memory (when PyTorch is importable).
 
-Every column is reported as a ratio to the limit. Only NumPy is required.
+Every column is reported as a ratio to the limit. Only NumPy is required. ``--quick`` measures
+the small and medium shapes with shorter repeats (well under a minute); the default measures
+every shape of :data:`FULL_SHAPES`. ``--shapes`` and ``--dtypes`` narrow a run further.
 """
 
 from __future__ import annotations
@@ -41,8 +43,16 @@ FULL_SHAPES: list[tuple[tuple[int, ...], int]] = [
     ((1_000_000, 10), -1),
     ((8, 21, 256, 256), 1),
 ]
-QUICK_SHAPES = FULL_SHAPES
+QUICK_SHAPES: list[tuple[tuple[int, ...], int]] = [
+    ((1, 10), -1),
+    ((64, 10), -1),
+    ((256, 1000), -1),
+    ((256, 8192), -1),
+]
+DTYPES = ("float32", "float64")
 Fn = Callable[[], Any]
+#: ``progress(done, total, label)``: before each measurement, and once more with done == total.
+Progress = Callable[[int, int, str], None]
 
 
 def _optional(name: str) -> Any:
@@ -60,8 +70,10 @@ class Row:
     shape: tuple[int, ...]
     dtype: str
     seconds: dict[str, float] = field(default_factory=dict)
+    axis: int = -1
 
     def ratios(self) -> dict[str, float]:
+        """Every contender's seconds divided by the limit's."""
         limit = self.seconds["limit"]
         return {k: v / limit for k, v in self.seconds.items() if k != "limit"}
 
@@ -72,7 +84,8 @@ def median_time(fn: Fn, budget: float) -> float:
     start = time.perf_counter()
     fn()
     once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(0.02 / once))  # batch tiny calls so the timer resolution does not matter
+    # Batch tiny calls so the timer resolution does not matter (20 ms, or budget / 10 if less).
+    number = max(1, int(min(0.02, budget / 10) / once))
     repeats = int(min(max(3, budget / (once * number)), 15))
     times = []
     for _ in range(repeats):
@@ -258,26 +271,73 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     )
 
 
+def operations() -> list[str]:
+    """The name of every operation :func:`cases` measures, in order."""
+    return [op for op, _ in cases((2, 3), -1, "float64")]
+
+
+def parse_shape(text: str) -> tuple[tuple[int, ...], int]:
+    """``"8x21x256x256:1"`` -> ``((8, 21, 256, 256), 1)``; the class axis defaults to -1."""
+    dims, _, axis = text.partition(":")
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+        parsed = (shape, int(axis) if axis else -1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a shape like 64x10 or 8x21x64x64:1: {text!r}"
+        ) from None
+    if not shape or min(shape) < 1 or not -len(shape) <= parsed[1] < len(shape):
+        raise argparse.ArgumentTypeError(f"not a shape like 64x10 or 8x21x64x64:1: {text!r}")
+    return parsed
+
+
 def run(
     quick: bool = False,
     only: list[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+    shapes: list[tuple[tuple[int, ...], int]] | None = None,
+    dtypes: list[str] | None = None,
 ) -> list[Row]:
-    """Measures every case; ``only`` keeps the operations whose name contains one of its items."""
-    shapes = QUICK_SHAPES if quick else FULL_SHAPES
-    budget = 0.2 if quick else 1.0
-    rows = []
-    for dtype in ("float32", "float64"):
+    """Measures every case.
+
+    Parameters
+    ----------
+    quick : bool
+        :data:`QUICK_SHAPES` and shorter repeats instead of :data:`FULL_SHAPES`.
+    only : list of str, optional
+        Keep the operations whose name contains one of these.
+    progress : callable, optional
+        ``progress(done, total, label)`` before each measured row, and once at the end.
+    shapes : list of (shape, axis), optional
+        Measure these instead of the ``quick`` choice.
+    dtypes : list of str, optional
+        A subset of ``("float32", "float64")``.
+
+    Returns
+    -------
+    list of Row
+        One row per operation, shape and dtype, in that nesting order (dtype outermost).
+    """
+    if shapes is None:
+        shapes = QUICK_SHAPES if quick else FULL_SHAPES
+    budget = 0.05 if quick else 1.0
+    dtypes = list(dtypes or DTYPES)
+    ops = [op for op in operations() if not only or any(o in op for o in only)]
+    total = len(ops) * len(shapes) * len(dtypes)
+    rows: list[Row] = []
+    for dtype in dtypes:
         for shape, axis in shapes:
             for op, contenders in cases(shape, axis, dtype):
-                if only and not any(o in op for o in only):
+                if op not in ops:
                     continue
                 if progress is not None:
-                    progress(f"{op} {shape} {dtype}")
-                row = Row(op, shape, dtype)
+                    progress(len(rows), total, f"{op} {shape} {dtype}")
+                row = Row(op, shape, dtype, axis=axis)
                 for name, fn in contenders.items():
                     row.seconds[name] = median_time(fn, budget)
                 rows.append(row)
+    if progress is not None:
+        progress(total, total, "done")
     return rows
 
 
@@ -307,20 +367,48 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer shapes and shorter repeats")
-    parser.add_argument("--only", nargs="*", help="operations whose name contains one of these")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    args = parser.parse_args(argv)
-    rows = run(
-        args.quick, args.only, progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True)
+def to_json(rows: list[Row]) -> dict[str, Any]:
+    """The machine and every row (seconds per contender and ratios to the limit), for JSON."""
+    return {
+        "machine": machine(),
+        "rows": [{**asdict(r), "ratios": r.ratios()} for r in rows],
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``benches/compare.py`` and ``softloss bench``."""
+    parser.add_argument(
+        "--quick", action="store_true", help="small and medium shapes, shorter repeats"
     )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="operations whose name contains one of these"
+    )
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        type=parse_shape,
+        metavar="SHAPE",
+        help="shapes to measure instead, like 64x10 or 8x21x64x64:1 (class axis after the colon)",
+    )
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, help="float32, float64 or both")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benches/compare.py``: plain-text progress and table; returns the exit status."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+
+    def progress(done: int, total: int, label: str) -> None:
+        print(f"  [{done}/{total}] {label}", file=sys.stderr, flush=True)
+
+    rows = run(args.quick, args.only, progress, args.shapes, args.dtypes)
     print(json.dumps(machine()))
     print(table(rows))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"machine": machine(), "rows": [asdict(r) for r in rows]}, fh, indent=1)
+            json.dump(to_json(rows), fh, indent=1)
     return 0
 
 

@@ -120,7 +120,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
             k0: blocks.start * inner,
         };
         let mut sum = LossSum::default();
-        if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N) {
+        if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N, 1) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
             let mut group = [(Tile::default(), 0); GROUP];

@@ -77,6 +77,28 @@ pub fn map<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
     }
 }
 
+/// [`map`] through non-temporal stores for the 64-byte-aligned body of `out` (the edges take
+/// plain stores): for outputs far larger than the last-level cache, where a plain store would
+/// first read each line it writes. Elementwise, so the result is the same as [`map`]'s.
+#[inline(always)]
+pub fn map_stream<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
+    let n = out.len().min(x.len());
+    let head = out.as_ptr().align_offset(64).min(n);
+    let mut i = 0;
+    while i < head {
+        let len = V::N.min(head - i);
+        st(f(ld(x, i, len, T::ZERO)), out, i, len);
+        i += len;
+    }
+    while i + V::N <= n {
+        f(V::load(&x[i..])).stream(&mut out[i..]);
+        i += V::N;
+    }
+    if i < n {
+        st(f(ld(x, i, n - i, T::ZERO)), out, i, n - i);
+    }
+}
+
 /// `out[i] = f(a[i], b[i])` lane-wise.
 #[inline(always)]
 pub fn map2<T: Real, V: Lanes<T>>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(V, V) -> V) {
@@ -218,13 +240,20 @@ impl Tile {
 /// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
 /// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
 /// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
-/// that are not short, or too few to fill a vector (they take the row kernels). An iterator rather than a callback: closures do
-/// not inherit the `#[target_feature]`s of the entry point they are written in.
+/// that are not short, and for fewer than `min_short_rows` short rows (they take the row kernels,
+/// which must then round a short row exactly as a tile lane does: a row's bits may not depend on
+/// how many rows share its call). An iterator rather than a callback: closures do not inherit
+/// the `#[target_feature]`s of the entry point they are written in.
 #[inline(always)]
 #[must_use]
-pub fn tiles(blocks: usize, classes: usize, inner: usize, lanes: usize) -> Option<Tiles> {
-    // Fewer short rows than a vector are cheaper one by one than as one mostly empty tile.
-    if inner == 1 && (classes >= SHORT_ROW || blocks < lanes) {
+pub fn tiles(
+    blocks: usize,
+    classes: usize,
+    inner: usize,
+    lanes: usize,
+    min_short_rows: usize,
+) -> Option<Tiles> {
+    if inner == 1 && (classes >= SHORT_ROW || blocks < min_short_rows) {
         return None;
     }
     Some(Tiles {
@@ -303,6 +332,15 @@ impl Default for LaneSum {
 }
 
 impl LaneSum {
+    /// Every lane's total set to `total` (a short row summed on its own, in class order).
+    #[inline(always)]
+    #[must_use]
+    pub fn splat(total: f64) -> Self {
+        LaneSum {
+            totals: [total; 16],
+        }
+    }
+
     /// Adds the next class's lanes.
     #[inline(always)]
     pub fn add<T: Real, V: Lanes<T>>(&mut self, v: V) {

@@ -21,8 +21,10 @@
 //! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
 //! sum in f64 in class order.
 
-use super::rowops::{ld, map, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs, GROUP};
-use super::{Layout, Real};
+use super::rowops::{
+    ld, map, map_stream, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+};
+use super::{streams, Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
 use crate::simd::{self, Isa, Kernel, Lanes};
@@ -48,6 +50,7 @@ pub fn forward<T: Real>(kind: Kind, x: &[T], out: &mut [T], layout: Layout) {
     if block == 0 || x.len() != out.len() {
         return;
     }
+    let stream = streams(out);
     parallel::map_chunks(
         layout.outer,
         block,
@@ -62,6 +65,7 @@ pub fn forward<T: Real>(kind: Kind, x: &[T], out: &mut [T], layout: Layout) {
                 x,
                 out: o,
                 layout,
+                stream,
             });
         },
     );
@@ -73,22 +77,25 @@ struct Forward<'a, T> {
     x: &'a [T],
     out: &'a mut [T],
     layout: Layout,
+    /// Write contiguous rows with non-temporal stores (see [`super::streams`]).
+    stream: bool,
 }
 
 impl<T: Real> Kernel for Forward<'_, T> {
     type Output = ();
 
     #[inline(always)]
-    fn run<I: Isa>(self, _: I) {
+    fn run<I: Isa>(self, isa: I) {
         let Forward {
             kind,
             x,
             out,
             layout,
+            stream,
         } = self;
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
-        if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N) {
+        if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N, T::V::<I>::N) {
             let mut bufs = TileBufs::<T, 1>::default();
             let mut tiles = tiles.peekable();
             if inner > 1 {
@@ -111,16 +118,24 @@ impl<T: Real> Kernel for Forward<'_, T> {
             return;
         }
         for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
-            row::<T, T::V<I>>(kind, xr, or);
+            row::<T, T::V<I>>(kind, xr, or, stream);
+        }
+        if stream {
+            isa.stream_fence();
         }
     }
 }
 
-/// One contiguous row.
+/// One contiguous row; with `stream`, log_softmax's output pass uses non-temporal stores.
+/// (softmax scales its output in place, in cache, so streaming would need a scratch row: measured
+/// no faster on the development machine, so it keeps plain stores.)
 #[inline(always)]
-fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
+fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
+    if x.len() < SHORT_ROW {
+        return short_row::<T, V>(kind, x, out);
+    }
     if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
-        return row_online::<T, V>(kind, x, out);
+        return row_online::<T, V>(kind, x, out, stream);
     }
     let m = V::splat(max::<T, V>(x));
     match kind {
@@ -138,6 +153,42 @@ fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
                 ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp()
             });
             let log_s = V::splat(T::from_f64(ln_f64(s)));
+            if stream {
+                map_stream::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+            } else {
+                map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+            }
+        }
+    }
+}
+
+/// A row shorter than [`SHORT_ROW`] in a call with too few of them to fill a tile, rounded
+/// exactly as a lane of [`tile_forward`]: the exps summed in f64 in class order, then
+/// [`LaneSum`]'s reciprocal or log. So a row's bits do not depend on the rows that share its call.
+#[inline(always)]
+fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
+    let n = x.len().min(SHORT_ROW);
+    let m = V::splat(max::<T, V>(x));
+    let mut e = [T::ZERO; SHORT_ROW];
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        st(
+            ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp(),
+            &mut e,
+            i,
+            len,
+        );
+        i += len;
+    }
+    let sum = LaneSum::splat(e[..n].iter().fold(0.0, |acc, v| acc + v.to_f64()));
+    match kind {
+        Kind::Softmax => {
+            let inv = sum.recip::<T, V>();
+            map::<T, V>(&e[..n], out, |v| v.mul(inv));
+        }
+        Kind::LogSoftmax => {
+            let log_s = sum.ln::<T, V>();
             map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
         }
     }
@@ -145,7 +196,7 @@ fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
 
 /// A row too long for L2: running max and rescaled sum in one pass, then the output pass.
 #[inline(always)]
-fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
+fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
     let (mut m, mut s) = (T::NEG_INFINITY, 0.0f64);
     for part in x.chunks(ONLINE_BLOCK) {
         let part_max = max::<T, V>(part);
@@ -166,7 +217,11 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
         }
         Kind::LogSoftmax => {
             let log_s = V::splat(T::from_f64(ln_f64(s)));
-            map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+            if stream {
+                map_stream::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+            } else {
+                map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
+            }
         }
     }
 }
@@ -404,7 +459,50 @@ mod tests {
     impl Kernel for Online<'_> {
         type Output = ();
         fn run<I: Isa>(self, _: I) {
-            row_online::<f32, I::F32>(self.kind, self.x, self.out);
+            row_online::<f32, I::F32>(self.kind, self.x, self.out, false);
+        }
+    }
+
+    /// One contiguous row through [`row`], streamed or not.
+    struct Row<'a> {
+        kind: Kind,
+        x: &'a [f32],
+        out: &'a mut [f32],
+        stream: bool,
+    }
+    impl Kernel for Row<'_> {
+        type Output = ();
+        fn run<I: Isa>(self, isa: I) {
+            row::<f32, I::F32>(self.kind, self.x, self.out, self.stream);
+            isa.stream_fence();
+        }
+    }
+
+    #[test]
+    fn streamed_rows_equal_plain_rows_bitwise() {
+        // Both routes, and outputs starting off a 64-byte boundary (the edges take plain stores).
+        for n in [37, 1000, 4099, ONLINE_MIN_BYTES / 4 + 1000] {
+            let x: Vec<f32> = lcg(n, 9).iter().map(|&v| v as f32).collect();
+            for kind in [Kind::Softmax, Kind::LogSoftmax] {
+                for offset in 0..3 {
+                    let mut plain = vec![0.0f32; n + offset];
+                    let mut streamed = vec![0.0f32; n + offset];
+                    for (out, stream) in [(&mut plain, false), (&mut streamed, true)] {
+                        simd::dispatch(Row {
+                            kind,
+                            x: &x,
+                            out: &mut out[offset..],
+                            stream,
+                        });
+                    }
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&plain),
+                        bits(&streamed),
+                        "{kind:?} n={n} offset={offset}"
+                    );
+                }
+            }
         }
     }
     struct ThreePass<'a> {

@@ -7,7 +7,7 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{ld, map2, reduce, tiles, LaneSum, Tile, TileBufs, GROUP};
+use super::rowops::{ld, map2, reduce, st, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW};
 use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
@@ -69,7 +69,7 @@ impl<T: Real> Kernel for Backward<'_, T> {
             }
             return;
         }
-        if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N) {
+        if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N, T::V::<I>::N) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
             while let Some((tile, _)) = tiles.next() {
@@ -117,9 +117,22 @@ fn apply<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V, sum: V) -> V {
 
 #[inline(always)]
 fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
-    let sum = reduce::<T, V>(go.len(), |i, len| {
-        term::<T, V>(kind, ld(go, i, len, T::ZERO), ld(y, i, len, T::ZERO))
-    });
+    let sum = if go.len() < SHORT_ROW {
+        // Rounded exactly as a lane of `tile_backward`: the terms summed in class order.
+        let (n, mut terms) = (go.len(), [T::ZERO; SHORT_ROW]);
+        let mut i = 0;
+        while i < n {
+            let len = V::N.min(n - i);
+            let t = term::<T, V>(kind, ld(go, i, len, T::ZERO), ld(y, i, len, T::ZERO));
+            st(t, &mut terms, i, len);
+            i += len;
+        }
+        terms[..n].iter().fold(0.0, |acc, v| acc + v.to_f64())
+    } else {
+        reduce::<T, V>(go.len(), |i, len| {
+            term::<T, V>(kind, ld(go, i, len, T::ZERO), ld(y, i, len, T::ZERO))
+        })
+    };
     let sum = V::splat(T::from_f64(sum));
     map2::<T, V>(go, y, out, |g, p| apply::<T, V>(kind, g, p, sum));
 }

@@ -30,9 +30,9 @@ use std::arch::x86_64::{
     _mm256_movemask_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_or_pd, _mm256_or_ps,
     _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
     _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
-    _mm256_sub_pd, _mm256_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32, _mm_max_pd, _mm_max_ps, _mm_max_sd,
-    _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ,
-    _CMP_NGE_UQ, _CMP_NLE_UQ,
+    _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
+    _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
+    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ,
 };
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -52,6 +52,12 @@ impl Isa for Avx2 {
     const PATH: Path = Path::Avx2;
     type F32 = F32x16;
     type F64 = F64x8;
+
+    #[inline(always)]
+    fn stream_fence(self) {
+        // SAFETY: SSE is part of x86-64.
+        unsafe { _mm_sfence() }
+    }
 }
 
 /// 16 f32 lanes: lanes 0–7 in the first register, 8–15 in the second.
@@ -246,6 +252,19 @@ impl Lanes<f32> for F32x16 {
         }
     }
     #[inline(always)]
+    fn stream(self, s: &mut [f32]) {
+        let s = &mut s[..16];
+        if s.as_ptr().align_offset(32) != 0 {
+            return self.store(s);
+        }
+        // SAFETY: AVX is available (module docs); `s` holds 16 writable f32 and starts on a
+        // 32-byte boundary, as vmovntps requires of both halves.
+        unsafe {
+            _mm256_stream_ps(s.as_mut_ptr(), self.0[0]);
+            _mm256_stream_ps(s.as_mut_ptr().add(8), self.0[1]);
+        }
+    }
+    #[inline(always)]
     fn store_partial(self, s: &mut [f32]) {
         let k = s.len().min(16);
         let [m0, m1] = mask_f32(k);
@@ -366,6 +385,19 @@ impl Lanes<f64> for F64x8 {
         unsafe {
             _mm256_storeu_pd(s.as_mut_ptr(), self.0[0]);
             _mm256_storeu_pd(s.as_mut_ptr().add(4), self.0[1]);
+        }
+    }
+    #[inline(always)]
+    fn stream(self, s: &mut [f64]) {
+        let s = &mut s[..8];
+        if s.as_ptr().align_offset(32) != 0 {
+            return self.store(s);
+        }
+        // SAFETY: AVX is available (module docs); `s` holds 8 writable f64 and starts on a
+        // 32-byte boundary, as vmovntpd requires of both halves.
+        unsafe {
+            _mm256_stream_pd(s.as_mut_ptr(), self.0[0]);
+            _mm256_stream_pd(s.as_mut_ptr().add(4), self.0[1]);
         }
     }
     #[inline(always)]

@@ -31,9 +31,9 @@ use std::arch::x86_64::{
     _mm512_mask_loadu_ps, _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_max_pd,
     _mm512_max_ps, _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd,
     _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps,
-    _mm512_sub_pd, _mm512_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32, _mm_max_pd, _mm_max_ps, _mm_max_sd,
-    _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ,
-    _CMP_NGE_UQ, _CMP_NLE_UQ,
+    _mm512_stream_pd, _mm512_stream_ps, _mm512_sub_pd, _mm512_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
+    _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
+    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ,
 };
 
 /// Proof that the CPU supports AVX-512F, AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -53,6 +53,12 @@ impl Isa for Avx512 {
     const PATH: Path = Path::Avx512;
     type F32 = F32x16;
     type F64 = F64x8;
+
+    #[inline(always)]
+    fn stream_fence(self) {
+        // SAFETY: SSE is part of x86-64.
+        unsafe { _mm_sfence() }
+    }
 }
 
 /// 16 f32 lanes in one register.
@@ -68,7 +74,7 @@ pub struct F64x8(__m512d);
 macro_rules! lanewise {
     ($t:ty, $v:ident, $n:literal, $add:ident, $sub:ident, $mul:ident, $div:ident, $fma:ident,
      $max:ident, $min:ident, $abs:ident, $cmp:ident, $blend:ident, $set1:ident, $zero:ident,
-     $loadu:ident, $storeu:ident, $mask_loadu:ident, $mask_storeu:ident, $exp:ident,
+     $loadu:ident, $storeu:ident, $stream:ident, $mask_loadu:ident, $mask_storeu:ident, $exp:ident,
      $ln:ident) => {
         const N: usize = $n;
 
@@ -97,6 +103,16 @@ macro_rules! lanewise {
             let s = &mut s[..$n];
             // SAFETY: AVX-512F is available (module docs); `s` holds N writable elements.
             unsafe { $storeu(s.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn stream(self, s: &mut [$t]) {
+            let s = &mut s[..$n];
+            if s.as_ptr().align_offset(64) != 0 {
+                return self.store(s);
+            }
+            // SAFETY: AVX-512F is available (module docs); `s` holds N writable elements and
+            // starts on the 64-byte boundary that the non-temporal store requires.
+            unsafe { $stream(s.as_mut_ptr(), self.0) }
         }
         #[inline(always)]
         fn store_partial(self, s: &mut [$t]) {
@@ -201,6 +217,7 @@ impl Lanes<f32> for F32x16 {
         _mm512_setzero_ps,
         _mm512_loadu_ps,
         _mm512_storeu_ps,
+        _mm512_stream_ps,
         _mm512_mask_loadu_ps,
         _mm512_mask_storeu_ps,
         exp16,
@@ -256,6 +273,7 @@ impl Lanes<f64> for F64x8 {
         _mm512_setzero_pd,
         _mm512_loadu_pd,
         _mm512_storeu_pd,
+        _mm512_stream_pd,
         _mm512_mask_loadu_pd,
         _mm512_mask_storeu_pd,
         exp8d,

@@ -28,6 +28,13 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     fn store(self, s: &mut [T]);
     /// Writes the first `s.len()` (fewer than `N`) lanes to `s`.
     fn store_partial(self, s: &mut [T]);
+    /// Writes the lanes to `s[..N]` with a non-temporal store (no read-for-ownership, no cache
+    /// pollution) when the path has one and `s` starts on a 64-byte boundary; a plain store
+    /// otherwise. A kernel that streams calls [`Isa::stream_fence`] before it returns.
+    #[inline(always)]
+    fn stream(self, s: &mut [T]) {
+        self.store(s);
+    }
 
     /// Lane-wise `self + o`.
     #[must_use]
@@ -83,4 +90,10 @@ pub trait Isa: Copy + Send + Sync + 'static {
     type F32: Lanes<f32>;
     /// 8 lanes of f64.
     type F64: Lanes<f64>;
+
+    /// Orders every earlier [`Lanes::stream`] store before any later store (`sfence` on x86;
+    /// nothing where `stream` is a plain store), so another thread that is told the work is
+    /// done sees the streamed data.
+    #[inline(always)]
+    fn stream_fence(self) {}
 }
