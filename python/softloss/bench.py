@@ -141,6 +141,20 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     def tt(a: np.ndarray) -> Any:
         return torch.from_numpy(a)
 
+    def grad_of(th: Any, loss: Callable[[Any], Any], a: np.ndarray) -> Fn:
+        """PyTorch's forward and backward through autograd: ``(loss, d loss / d a)``."""
+
+        def run() -> Any:
+            leaf = th.from_numpy(a).requires_grad_()
+            value = loss(leaf)
+            value.backward()
+            return value, leaf.grad
+
+        return run
+
+    ce_torch = np.moveaxis(x, axis, 1)  # PyTorch's class axis is 1
+    F: Any = torch.nn.functional if torch is not None else None
+
     sm = {"softloss": lambda: sl.softmax(x, axis), "numpy": lambda: _np_softmax(x, axis), **copy}
     lsm = {
         "softloss": lambda: sl.log_softmax(x, axis),
@@ -162,19 +176,27 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     )
     yield (
         "softmax_backward",
-        {
-            "softloss": lambda: sl.softmax_backward(go, y, axis),
-            "numpy": lambda: y * (go - (go * y).sum(axis=axis, keepdims=True)),
-            **add2,
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.softmax_backward(go, y, axis),
+                "numpy": lambda: y * (go - (go * y).sum(axis=axis, keepdims=True)),
+                **add2,
+            },
+            lambda th: lambda: th.ops.aten._softmax_backward_data(tt(go), tt(y), axis, tt(x).dtype),
+        ),
     )
     yield (
         "log_softmax_backward",
-        {
-            "softloss": lambda: sl.log_softmax_backward(go, y, axis),
-            "numpy": lambda: go - np.exp(y) * go.sum(axis=axis, keepdims=True),
-            **add2,
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.log_softmax_backward(go, y, axis),
+                "numpy": lambda: go - np.exp(y) * go.sum(axis=axis, keepdims=True),
+                **add2,
+            },
+            lambda th: (
+                lambda: th.ops.aten._log_softmax_backward_data(tt(go), tt(y), axis, tt(x).dtype)
+            ),
+        ),
     )
     yield (
         "softmax_backward out=",
@@ -186,11 +208,14 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     loss_axis = None if axis == 1 else axis
     yield (
         "nll_loss",
-        {
-            "softloss": lambda: sl.nll_loss(x, t, axis=loss_axis),
-            "numpy": lambda: -np.take_along_axis(x, np.expand_dims(t, axis), axis).mean(),
-            "limit": lambda: t.sum(),
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.nll_loss(x, t, axis=loss_axis),
+                "numpy": lambda: -np.take_along_axis(x, np.expand_dims(t, axis), axis).mean(),
+                "limit": lambda: t.sum(),
+            },
+            lambda th: lambda: F.nll_loss(tt(ce_torch), tt(t)),
+        ),
     )
     yield (
         "cross_entropy",
@@ -200,7 +225,7 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
                 "numpy": lambda: _np_ce_grad(x, t, axis)[0],
                 **read,
             },
-            lambda th: lambda: th.nn.functional.cross_entropy(tt(np.moveaxis(x, axis, 1)), tt(t)),
+            lambda th: lambda: F.cross_entropy(tt(ce_torch), tt(t)),
         ),
     )
     yield (
@@ -213,21 +238,27 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     )
     yield (
         "cross_entropy_with_grad",
-        {
-            "softloss": lambda: sl.cross_entropy_with_grad(x, t, axis=loss_axis),
-            "numpy": lambda: _np_ce_grad(x, t, axis),
-            **copy,
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.cross_entropy_with_grad(x, t, axis=loss_axis),
+                "numpy": lambda: _np_ce_grad(x, t, axis),
+                **copy,
+            },
+            lambda th: grad_of(th, lambda v: F.cross_entropy(v, tt(t)), ce_torch),
+        ),
     )
     yield (
         "binary_cross_entropy",
-        {
-            "softloss": lambda: sl.binary_cross_entropy(p, b),
-            "numpy": lambda: (
-                -(b * np.maximum(np.log(p), -100) + (1 - b) * np.maximum(np.log1p(-p), -100)).mean()
-            ),
-            **read2,
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.binary_cross_entropy(p, b),
+                "numpy": lambda: (
+                    -(b * np.maximum(np.log(p), -100) + (1 - b) * np.maximum(np.log1p(-p), -100))
+                ).mean(),
+                **read2,
+            },
+            lambda th: lambda: F.binary_cross_entropy(tt(p), tt(b)),
+        ),
     )
     yield (
         "binary_cross_entropy_backward",
@@ -239,10 +270,13 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     )
     yield (
         "binary_cross_entropy_with_grad",
-        {
-            "softloss": lambda: sl.binary_cross_entropy_with_grad(p, b),
-            "limit": lambda: np.add(p, b),
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.binary_cross_entropy_with_grad(p, b),
+                "limit": lambda: np.add(p, b),
+            },
+            lambda th: grad_of(th, lambda v: F.binary_cross_entropy(v, tt(b)), p),
+        ),
     )
     yield (
         "bce_with_logits",
@@ -264,10 +298,13 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
     )
     yield (
         "bce_with_logits_with_grad",
-        {
-            "softloss": lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
-            "limit": lambda: np.add(x, b),
-        },
+        with_torch(
+            {
+                "softloss": lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
+                "limit": lambda: np.add(x, b),
+            },
+            lambda th: grad_of(th, lambda v: F.binary_cross_entropy_with_logits(v, tt(b)), x),
+        ),
     )
 
 
