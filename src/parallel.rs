@@ -20,6 +20,11 @@ pub const TASK_ELEMS: usize = 16 * 1024;
 /// Below this many elements a call stays on the calling thread.
 pub const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
 
+/// The largest thread count accepted: far past any useful count (work is split into chunks of
+/// at least 16K elements), and small enough that a typo cannot make the next call spend seconds
+/// starting threads.
+pub const MAX_THREADS: usize = 1024;
+
 /// Requested thread count; 0 means "not read from the environment yet".
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// The pool and the process id that built it.
@@ -30,7 +35,10 @@ fn env_threads() -> usize {
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .find_map(|v| v.trim().parse::<usize>().ok().filter(|&n| n > 0))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            |n| n.min(MAX_THREADS),
+        )
 }
 
 /// The number of threads parallel kernels use.
@@ -49,10 +57,10 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Sets the thread count (`n >= 1`) and drops the current pool; the next parallel call builds a
-/// new one. Returns `false` (and changes nothing) for `n == 0`.
+/// Sets the thread count (`1 <= n <= MAX_THREADS`) and drops the current pool; the next parallel
+/// call builds a new one. Returns `false` (and changes nothing) for any other `n`.
 pub fn set_num_threads(n: usize) -> bool {
-    if n == 0 {
+    if n == 0 || n > MAX_THREADS {
         return false;
     }
     let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);

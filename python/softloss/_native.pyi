@@ -45,7 +45,7 @@ def nll_loss(
     target: NDArray[np.int64],
     weight: _F | None = None,
     ignore_index: int = ...,
-    reduction: str = "mean",
+    reduction: str = ...,
     axis: int | None = None,
 ) -> float | _F: ...
 def nll_loss_backward(
@@ -54,7 +54,7 @@ def nll_loss_backward(
     target: NDArray[np.int64],
     weight: _F | None = None,
     ignore_index: int = ...,
-    reduction: str = "mean",
+    reduction: str = ...,
     axis: int | None = None,
 ) -> _F: ...
 def cross_entropy(
@@ -62,7 +62,7 @@ def cross_entropy(
     target: NDArray[Any],
     weight: _F | None = None,
     ignore_index: int = ...,
-    reduction: str = "mean",
+    reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
 ) -> float | _F: ...
@@ -72,7 +72,7 @@ def cross_entropy_backward(
     target: NDArray[Any],
     weight: _F | None = None,
     ignore_index: int = ...,
-    reduction: str = "mean",
+    reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
 ) -> _F: ...
@@ -81,22 +81,22 @@ def cross_entropy_with_grad(
     target: NDArray[Any],
     weight: _F | None = None,
     ignore_index: int = ...,
-    reduction: str = "mean",
+    reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
 ) -> tuple[float | _F, _F]: ...
 def binary_cross_entropy(
-    input: _F, target: _F, weight: _F | None = None, reduction: str = "mean"
+    input: _F, target: _F, weight: _F | None = None, reduction: str = ...
 ) -> float | _F: ...
 def binary_cross_entropy_backward(
-    grad_output: _F, input: _F, target: _F, weight: _F | None = None, reduction: str = "mean"
+    grad_output: _F, input: _F, target: _F, weight: _F | None = None, reduction: str = ...
 ) -> _F: ...
 def binary_cross_entropy_with_logits(
     input: _F,
     target: _F,
     weight: _F | None = None,
     pos_weight: _F | None = None,
-    reduction: str = "mean",
+    reduction: str = ...,
 ) -> float | _F: ...
 def binary_cross_entropy_with_logits_backward(
     grad_output: _F,
@@ -104,17 +104,17 @@ def binary_cross_entropy_with_logits_backward(
     target: _F,
     weight: _F | None = None,
     pos_weight: _F | None = None,
-    reduction: str = "mean",
+    reduction: str = ...,
 ) -> _F: ...
 def binary_cross_entropy_with_grad(
-    input: _F, target: _F, weight: _F | None = None, reduction: str = "mean"
+    input: _F, target: _F, weight: _F | None = None, reduction: str = ...
 ) -> tuple[float | _F, _F]: ...
 def binary_cross_entropy_with_logits_with_grad(
     input: _F,
     target: _F,
     weight: _F | None = None,
     pos_weight: _F | None = None,
-    reduction: str = "mean",
+    reduction: str = ...,
 ) -> tuple[float | _F, _F]: ...
 def simd_path() -> str: ...
 def simd_paths() -> list[str]: ...

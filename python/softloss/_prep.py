@@ -9,6 +9,7 @@ becomes int64. Shape and value checks happen in the native layer, before anythin
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -17,6 +18,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 _NATIVE = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _INT64 = np.dtype(np.int64)
 _INT64_MAX = np.iinfo(np.int64).max
+#: The largest finite value of each result dtype a float64 loss is rounded to.
+_LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
 
 
 def is_native(a: object) -> TypeGuard[NDArray[np.floating[Any]]]:
@@ -94,9 +97,9 @@ def class_target(obj: ArrayLike, name: str = "target") -> NDArray[np.int64]:
     return _native_order(a)
 
 
-def is_class_target(obj: ArrayLike) -> bool:
+def is_class_target(obj: ArrayLike, name: str = "target") -> bool:
     """True when ``obj`` holds integers (class indices) rather than probabilities."""
-    return np.asarray(obj).dtype.kind in "iu"
+    return _asarray(obj, name).dtype.kind in "iu"
 
 
 def broadcast_weight(
@@ -115,7 +118,9 @@ def broadcast_weight(
 
 def detach_from_out(x: NDArray[Any], out: object) -> NDArray[Any]:
     """``x``, copied when it overlaps ``out`` (so the kernel never reads what it writes)."""
-    if isinstance(out, np.ndarray) and np.may_share_memory(x, out):
+    # An empty input is copied too: may_share_memory is False for it, but the native borrow
+    # check still sees the same array twice.
+    if isinstance(out, np.ndarray) and (x.size == 0 or np.may_share_memory(x, out)):
         copy: NDArray[Any] = x.copy()
         return copy
     return x
@@ -139,7 +144,10 @@ def check_out(out: object, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[
 def finish(result: Any, dtype: np.dtype[Any]) -> Any:
     """Rounds a native result to the result dtype: arrays (float16) and Python floats (scalars)."""
     if isinstance(result, float):
-        return dtype.type(result)
+        if abs(result) <= _LARGEST.get(dtype, math.inf) or result != result:
+            return dtype.type(result)
+        with np.errstate(over="ignore"):  # a sum beyond the dtype's range is inf, silently,
+            return dtype.type(result)  # as reduction="none" gives it
     return finish_array(result, dtype)
 
 

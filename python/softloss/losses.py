@@ -151,7 +151,7 @@ def cross_entropy(
     x, dtype = float_input(input)
     t = _ce_target(target, x.dtype)
     loss = _native.cross_entropy(
-        x, t, _weight(weight, x.dtype), ignore_index, reduction, float(label_smoothing), axis
+        x, t, _weight(weight, x.dtype), ignore_index, reduction, label_smoothing, axis
     )
     return finish(loss, dtype)
 
@@ -182,7 +182,7 @@ def cross_entropy_backward(
         _weight(weight, x.dtype),
         ignore_index,
         reduction,
-        float(label_smoothing),
+        label_smoothing,
         axis,
     )
     return finish_array(grad, dtype)
@@ -226,7 +226,7 @@ def cross_entropy_with_grad(
         _weight(weight, x.dtype),
         ignore_index,
         reduction,
-        float(label_smoothing),
+        label_smoothing,
         axis,
     )
     return finish(loss, dtype), finish(grad, dtype)

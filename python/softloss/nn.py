@@ -264,6 +264,10 @@ class CrossEntropyLoss(_Loss):
         axis: int | None = None,
     ) -> None:
         super().__init__(reduction)
+        if not isinstance(label_smoothing, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"label_smoothing must be a number, got {type(label_smoothing).__name__}"
+            )
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.weight = weight

@@ -3,9 +3,8 @@
 //! `weight` and `pos_weight` arrive already broadcast to the input's shape by the Python layer
 //! (which rejects broadcasts that would enlarge the output); here they must match it exactly.
 
-use super::array::{
-    borrow, borrow_opt, contiguous, dispatch, parse_reduction, same_shape, slice, Float, Output,
-};
+use super::args;
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, slice, Float, Output};
 use super::targets::{run_loss, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
@@ -163,14 +162,13 @@ fn compute<'py, T: Float>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, reduction="mean"))]
+#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
         compute(false, &Ask::Loss, &x, &y, w.as_ref(), None, reduction)
@@ -178,15 +176,14 @@ fn binary_cross_entropy<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, reduction="mean"))]
+#[pyo3(signature = (grad_output, input, target, weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (go, y, w) = (borrow(grad_output, "grad_output")?, borrow(target, "target")?, borrow_opt(weight, "weight")?);
         compute(false, &Ask::Grad(&go), &x, &y, w.as_ref(), None, reduction)
@@ -194,15 +191,14 @@ fn binary_cross_entropy_backward<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction="mean"))]
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy_with_logits<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
         compute(true, &Ask::Loss, &x, &y, w.as_ref(), pw.as_ref(), reduction)
@@ -210,16 +206,15 @@ fn binary_cross_entropy_with_logits<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, pos_weight=None, reduction="mean"))]
+#[pyo3(signature = (grad_output, input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy_with_logits_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let go = borrow(grad_output, "grad_output")?;
         let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
@@ -228,14 +223,13 @@ fn binary_cross_entropy_with_logits_backward<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, reduction="mean"))]
+#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
         compute(false, &Ask::Both, &x, &y, w.as_ref(), None, reduction)
@@ -243,15 +237,14 @@ fn binary_cross_entropy_with_grad<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction="mean"))]
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
 fn binary_cross_entropy_with_logits_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
-    reduction: &str,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
         compute(true, &Ask::Both, &x, &y, w.as_ref(), pw.as_ref(), reduction)

@@ -1,8 +1,7 @@
 //! Bindings of cross_entropy, its backward pass and the fused loss-and-gradient call.
 
-use super::array::{
-    borrow, borrow_opt, contiguous, dispatch, parse_reduction, same_shape, slice, Float, Output,
-};
+use super::args;
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, slice, Float, Output};
 use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
@@ -32,11 +31,10 @@ struct Options {
 impl Options {
     fn new(
         ignore_index: i64,
-        reduction: &str,
+        reduction: Reduction,
         label_smoothing: f64,
         axis: Option<isize>,
     ) -> Result<Self> {
-        let reduction = parse_reduction(reduction)?;
         if !(0.0..=1.0).contains(&label_smoothing) {
             return Err(Error::Value(format!(
                 "label_smoothing must be in [0, 1], got {label_smoothing}"
@@ -59,15 +57,15 @@ enum Want<'a, 'py, T: Float> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
 fn cross_entropy<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    ignore_index: i64,
-    reduction: &str,
-    label_smoothing: f64,
-    axis: Option<isize>,
+    #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
+    #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
     Ok(
@@ -76,16 +74,16 @@ fn cross_entropy<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
 fn cross_entropy_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    ignore_index: i64,
-    reduction: &str,
-    label_smoothing: f64,
-    axis: Option<isize>,
+    #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
+    #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
@@ -95,15 +93,15 @@ fn cross_entropy_backward<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
 fn cross_entropy_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    ignore_index: i64,
-    reduction: &str,
-    label_smoothing: f64,
-    axis: Option<isize>,
+    #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
+    #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
     Ok(

@@ -6,6 +6,7 @@
 //! float32, integer targets → int64, non-native byte order → native), so arrays arrive here as
 //! `float32`/`float64` in any memory layout.
 
+mod args;
 mod array;
 mod bce;
 mod cross_entropy;
@@ -33,13 +34,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// Sets the number of threads of softloss's private pool (rebuilt on the next parallel call).
 #[pyfunction]
-fn set_num_threads(n: i64) -> PyResult<()> {
+fn set_num_threads(#[pyo3(from_py_with = args::thread_count)] n: i64) -> PyResult<()> {
     let ok = usize::try_from(n).is_ok_and(crate::parallel::set_num_threads);
     if ok {
         Ok(())
     } else {
         Err(crate::error::Error::Value(format!(
-            "set_num_threads: n must be a positive integer, got {n}"
+            "set_num_threads: n must be between 1 and {}, got {n}",
+            crate::parallel::MAX_THREADS
         ))
         .into())
     }

@@ -1,12 +1,12 @@
 //! Bindings of nll_loss and its backward pass.
 
-use super::array::{
-    borrow, borrow_opt, contiguous, dispatch, parse_reduction, slice, Float, Output,
-};
+use super::args;
+use super::array::{borrow, borrow_opt, contiguous, dispatch, slice, Float, Output};
 use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::Result;
 use crate::kernels::nll;
+use crate::kernels::Reduction;
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
@@ -18,16 +18,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// `nll_loss(input, target, weight, ignore_index, reduction, axis)`; `target` is int64.
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None))]
 fn nll_loss<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    ignore_index: i64,
-    reduction: &str,
-    axis: Option<isize>,
+    #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     let target = borrow::<i64>(target, "target")?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let weight = borrow_opt(weight, "weight")?;
@@ -59,17 +58,16 @@ fn forward_t<'py, T: Float>(
 
 /// `nll_loss_backward(grad_output, input, target, weight, ignore_index, reduction, axis)`.
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction="mean", axis=None))]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None))]
 fn nll_loss_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
-    ignore_index: i64,
-    reduction: &str,
-    axis: Option<isize>,
+    #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
+    #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reduction = parse_reduction(reduction)?;
     let target = borrow::<i64>(target, "target")?;
     Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
         let go = borrow(grad_output, "grad_output")?;

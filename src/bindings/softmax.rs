@@ -1,5 +1,6 @@
 //! Bindings of softmax, log_softmax and their backward passes.
 
+use super::args;
 use super::array::{contiguous, dispatch, normalize_axis, output, same_shape, slice, Float};
 use super::{array::borrow, FloatArray};
 use crate::error::Result;
@@ -22,7 +23,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyo3(signature = (input, axis=-1, out=None))]
 fn softmax<'py>(
     input: &Bound<'py, PyAny>,
-    axis: isize,
+    #[pyo3(from_py_with = args::axis)] axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(forward(Kind::Softmax, input, axis, out)?)
@@ -33,7 +34,7 @@ fn softmax<'py>(
 #[pyo3(signature = (input, axis=-1, out=None))]
 fn log_softmax<'py>(
     input: &Bound<'py, PyAny>,
-    axis: isize,
+    #[pyo3(from_py_with = args::axis)] axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(forward(Kind::LogSoftmax, input, axis, out)?)
@@ -45,7 +46,7 @@ fn log_softmax<'py>(
 fn softmax_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     output: &Bound<'py, PyAny>,
-    axis: isize,
+    #[pyo3(from_py_with = args::axis)] axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(backward(Kind::Softmax, grad_output, output, axis, out)?)
@@ -57,7 +58,7 @@ fn softmax_backward<'py>(
 fn log_softmax_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     output: &Bound<'py, PyAny>,
-    axis: isize,
+    #[pyo3(from_py_with = args::axis)] axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(backward(Kind::LogSoftmax, grad_output, output, axis, out)?)

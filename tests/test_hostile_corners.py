@@ -1,0 +1,104 @@
+"""Corners next to the hostile-input matrix (test_hostile.py) that must NOT raise: out= aliasing
+any input, fully or partly (allowed by the spec, so no alias is an error), and calls at the edge of
+each parameter's domain. Also the in-place softmax of an empty array (a bug found and fixed).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from test_hostile import F16, SOFTMAX_FAMILY, P, T, X, Y, good_call
+
+import softloss as sl
+
+# ----------------------------------------------------------------------------- out= aliasing
+
+ALIASES = {
+    "in-place": lambda a: (a, a),
+    "overlapping-rows": lambda a: overlapping(a, 3),
+    "overlapping-by-one": lambda a: overlapping(a, 1),
+}
+
+
+def overlapping(a, shift):
+    """(input, out): two C-contiguous views of one buffer, `out` starting `shift` elements later."""
+    buf = np.zeros(a.size + shift, a.dtype)
+    buf[: a.size] = a.ravel()
+    return buf[: a.size].reshape(a.shape), buf[shift:].reshape(a.shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+@pytest.mark.parametrize(
+    ("name", "which"),
+    [
+        (n, w)
+        for n in SOFTMAX_FAMILY
+        for w in good_call(n)
+        if isinstance(good_call(n)[w], np.ndarray)
+    ],
+)
+def test_out_may_alias_any_input(name, which, alias, dtype):
+    """out= may overlap any input, fully or partly: the result is that of the call without out=."""
+    kw = {
+        k: (v.astype(dtype) if isinstance(v, np.ndarray) else v) for k, v in good_call(name).items()
+    }
+    expected = getattr(sl, name)(**kw)
+    kw[which], out = ALIASES[alias](kw[which])
+    assert getattr(sl, name)(**kw, out=out) is out
+    assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_empty_in_place(name, shape):
+    x = np.zeros(shape)
+    assert getattr(sl, name)(x, axis=-1, out=x) is x
+
+
+# ----------------------------------------------------------------------------- fine corners
+
+ACCEPTED = {
+    "ignore_index-equal-to-C": lambda: sl.nll_loss(X, np.array([0, 3, 1, 3]), ignore_index=3),
+    "ignore_index-a-valid-class": lambda: sl.cross_entropy(X, T, ignore_index=2),
+    "ignore_index-numpy-int": lambda: sl.cross_entropy(X, T, ignore_index=np.int16(-100)),
+    "ignore_index-int64-max": lambda: sl.nll_loss(X, T, ignore_index=2**63 - 1),
+    "ignore_index-all-ignored": lambda: sl.cross_entropy_with_grad(X, np.full(4, -100)),
+    "prob-target-negative-ignore_index": lambda: sl.cross_entropy(X, Y, ignore_index=-1),
+    "zero-classes-all-ignored": lambda: sl.cross_entropy(X[:, :0], np.full(4, -100)),
+    "empty-batch": lambda: sl.cross_entropy_with_grad(X[:0], T[:0], reduction="sum"),
+    "label_smoothing-ends": lambda: sl.cross_entropy(X, T, label_smoothing=1.0),
+    "label_smoothing-minus-zero": lambda: sl.cross_entropy(X, T, label_smoothing=-0.0),
+    "label_smoothing-numpy-float32": lambda: sl.cross_entropy(
+        X, T, label_smoothing=np.float32(0.5)
+    ),
+    "axis-numpy-int": lambda: sl.softmax(X, axis=np.int8(-1)),
+    "bce-exact-0-and-1": lambda: sl.binary_cross_entropy_with_grad(np.eye(3), 1 - np.eye(3)),
+    "bce-0-d-weight": lambda: sl.binary_cross_entropy(P, Y, weight=np.float64(2.0)),
+    "bcel-inf-logits": lambda: sl.binary_cross_entropy_with_logits(
+        np.array([np.inf, -np.inf]), np.array([1.0, 0.0])
+    ),
+    "bcel-targets-outside-01": lambda: sl.binary_cross_entropy_with_logits(X, Y * 3 - 1),
+    "weight-int-dtype": lambda: sl.nll_loss(X, T, weight=np.array([1, 2, 3])),
+    "target-uint8": lambda: sl.cross_entropy(X, T.astype(np.uint8)),
+    "float16-everywhere": lambda: sl.softmax_backward(*(F16[k] for k in ("grad_output", "output"))),
+}
+
+
+@pytest.mark.parametrize("thunk", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_accepted_corner_cases(thunk):
+    """Corners next to the matrix's errors that the spec allows: they return, without warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        thunk()
+
+
+@pytest.mark.parametrize(("reduction", "expected"), [("sum", np.inf), ("mean", 3e38)])
+def test_float32_reduction_overflow_is_silent(reduction, expected):
+    """A float32 sum beyond float32's range rounds to inf without a RuntimeWarning (as "none"
+    gives inf silently); the mean of the same losses is finite."""
+    x = np.array([3e38, 3e38], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = sl.binary_cross_entropy_with_logits(x, np.zeros(2, np.float32), reduction=reduction)
+    assert loss == np.float32(expected)
