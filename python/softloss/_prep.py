@@ -90,7 +90,8 @@ def class_target(obj: ArrayLike, name: str = "target") -> NDArray[np.int64]:
     a = _asarray(obj, name)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an array of integer class indices, got {_describe(a)}")
-    if a.dtype == np.uint64 and a.size and int(a.max()) > _INT64_MAX:
+    # Any byte order: a swapped uint64 beyond int64 must not wrap to a negative index.
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and int(a.max()) > _INT64_MAX:
         raise IndexError(f"{name} {int(a.max())} is out of bounds for any class count")
     if a.dtype != np.int64:
         return a.astype(np.int64)

@@ -198,9 +198,10 @@ pub fn forward_backward<T: Real>(
     scale: GradScale<'_, T>,
 ) -> LossSum {
     let block = layout.block_len();
-    if layout.classes == 0 {
+    if layout.classes == 0 || layout.inner == 0 {
         // No classes: every (necessarily ignored) class target and every empty probability row
-        // contributes 0.
+        // contributes 0. No rows (an empty trailing axis): nothing to visit, however large the
+        // other axes (the fuzzer found O(outer * classes) work here).
         losses.fill(T::ZERO);
         return LossSum::default();
     }

@@ -144,7 +144,7 @@ def batch_rows(rows_per_batch: int | None, shape: tuple[int, ...], axis: int, it
 def class_targets(tb: NDArray[Any], start: int, classes: int, ignore_index: int, name: str) -> Any:
     """The batch's targets as int64, or :class:`EvalError` naming the first out-of-range one."""
     raw = tb
-    if tb.dtype == np.uint64 and tb.size and int(tb.max()) > _INT64.max:
+    if tb.dtype.kind == "u" and tb.dtype.itemsize == 8 and tb.size and int(tb.max()) > _INT64.max:
         tb = np.minimum(tb, np.uint64(_INT64.max))  # still out of range after the cast
     t = np.asarray(tb, dtype=np.int64)
     bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
