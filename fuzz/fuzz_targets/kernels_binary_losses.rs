@@ -56,21 +56,24 @@ impl<T: Float> Calls<'_, T> {
         }
     }
     fn forward(&self, l: &mut [T]) -> LossSum {
-        match self.logits {
-            true => bce_logits::forward(self.x, self.y, self.w, self.pw, l),
-            false => bce::forward(self.x, self.y, self.w, l),
+        if self.logits {
+            bce_logits::forward(self.x, self.y, self.w, self.pw, l)
+        } else {
+            bce::forward(self.x, self.y, self.w, l)
         }
     }
     fn backward(&self, s: GradScale<'_, T>, g: &mut [T]) {
-        match self.logits {
-            true => bce_logits::backward(self.x, self.y, self.w, self.pw, s, g),
-            false => bce::backward(self.x, self.y, self.w, s, g),
+        if self.logits {
+            bce_logits::backward(self.x, self.y, self.w, self.pw, s, g)
+        } else {
+            bce::backward(self.x, self.y, self.w, s, g)
         }
     }
     fn with_grad(&self, l: &mut [T], g: &mut [T], s: GradScale<'_, T>) -> LossSum {
-        match self.logits {
-            true => bce_logits::with_grad(self.x, self.y, self.w, self.pw, l, g, s),
-            false => bce::with_grad(self.x, self.y, self.w, l, g, s),
+        if self.logits {
+            bce_logits::with_grad(self.x, self.y, self.w, self.pw, l, g, s)
+        } else {
+            bce::with_grad(self.x, self.y, self.w, l, g, s)
         }
     }
 }

@@ -134,7 +134,8 @@ fn run<T: Float>(inp: &Input) {
         // Error allowances in units of T's epsilon; `se`: up to ~C f64 ulps in the exp sum.
         let se = c as f64 * f64::EPSILON / T::EPS;
         let nz = |i: usize, v: f64| if q[i] == 0.0 { 0.0 } else { v };
-        let term = |i: usize| nz(i, q[i].abs() * (d(i).abs() + ln_s + 1.0 + se));
+        // A coefficient w_c y'_c formed in T may be subnormal there: an absolute T::TINY * EPS.
+        let term = |i: usize| nz(i, (q[i].abs() + T::TINY) * (d(i).abs() + ln_s + 1.0 + se));
         let tol = 8.0 * T::EPS * sum((0..c).map(term));
         close::<T>("loss", l0[k], loss, tol);
         let sk = scale.at(k);
@@ -145,7 +146,7 @@ fn run<T: Float>(inp: &Input) {
             } else {
                 p * qa * (d(i).abs() + 16.0 + se)
             };
-            let gt = 8.0 * T::EPS * sk.abs() * (pt + q[i].abs());
+            let gt = 8.0 * T::EPS * sk.abs() * (pt + q[i].abs() + T::TINY);
             close::<T>(
                 "gradient",
                 g0[element_index(lay, k, i)],
@@ -157,9 +158,16 @@ fn run<T: Float>(inp: &Input) {
         tols.push(tol);
     }
     if refs.len() == rows {
-        // Each row within its tolerance, plus the rounding of the kernel's own running sum.
+        // Each row within its tolerance (and the absolute floor `close` grants it), plus the
+        // rounding of the kernel's own running sum.
         let rounding = rows as f64 * f64::EPSILON * sum(refs.iter().map(|v| v.abs()));
-        close::<f64>("loss sum", s0.loss, sum(refs), sum(tols) + rounding);
+        let floors = rows as f64 * 4.0 * T::TINY;
+        close::<f64>(
+            "loss sum",
+            s0.loss,
+            sum(refs),
+            sum(tols) + rounding + floors,
+        );
         close::<f64>("weight sum", s0.weight, wsum, 1e-12 * wabs);
         close::<f64>(
             "mean denominator",
