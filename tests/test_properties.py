@@ -20,7 +20,6 @@ import sys
 import tempfile
 
 import numpy as np
-import pytest
 import strategies as S
 from conftest import LAYOUTS
 from hypothesis import HealthCheck, assume, given, settings
@@ -403,25 +402,21 @@ def test_bitwise_identical_across_simd_paths(cases):
     """Domain: 40 generated cases per example (every function, every value, small and parallel
     sizes), saved to a .npz and recomputed by a subprocess per supported SIMD path other than
     this process's (SOFTLOSS_SIMD). Exactly: every path gives every case the bits computed here,
-    except the sign of a NaN (test_simd_paths_agree_on_the_sign_of_nan, a known bug).
-    (tests/test_simd_paths.py does the same for the fixtures and fixed random inputs.)"""
-    here = [S.digest(S.call(c), nan_bits=False) for c in cases]
-    for simd, got in digests_on_other_paths(cases, nan_bits=False).items():
+    NaN bits included. (tests/test_simd_paths.py does the same for the fixtures and fixed random
+    inputs.)"""
+    here = [S.digest(S.call(c)) for c in cases]
+    for simd, got in digests_on_other_paths(cases, nan_bits=True).items():
         bad = [(i, cases[i][0]) for i, (a, b) in enumerate(zip(got, here, strict=True)) if a != b]
         assert not bad, f"{simd} differs on cases {bad}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: where +NaN and -NaN meet, the NaN sign depends on the path's operand order: "
-    "float32 bce_with_logits([nan, inf], [.5, .5], weight=0, reduction='sum') is 0x7fc00000 on "
-    "avx2, 0xffc00000 on scalar; softmax([inf, nan])[1] is 0xffc00000 on avx2, 0x7fc00000 "
-    "on scalar",
-)
 def test_simd_paths_agree_on_the_sign_of_nan():
-    """Minimal reproductions: +NaN from a NaN input meets -NaN from an invalid operation (0 * inf
-    or inf - inf give x86's default NaN, 0xffc00000). Results must not depend on the instruction
-    set, NaN sign included (README: bitwise identical on every instruction set)."""
+    """Once a bug: +NaN from a NaN input met -NaN from an invalid operation (0 * inf or inf - inf
+    give x86's default NaN, 0xffc00000) and the result's sign followed the path's operand order
+    (float32 bce_with_logits([nan, inf], [.5, .5], weight=0, reduction='sum') was 0x7fc00000 on
+    avx2, 0xffc00000 on scalar; softmax([inf, nan])[1] the other way round). Every stored NaN is
+    now the canonical quiet NaN, so results do not depend on the instruction set, NaN sign
+    included."""
     f32 = np.float32
     x, y = np.array([np.nan, np.inf], f32), np.array([0.5, 0.5], f32)
     cases = [
@@ -429,6 +424,37 @@ def test_simd_paths_agree_on_the_sign_of_nan():
         for r in ("sum", "mean")
     ]
     cases.append(("softmax", (x[::-1].copy(),), {}))
-    here = [S.digest(S.call(c)) for c in cases]
+    results = [S.call(c) for c in cases]
+    assert all(np.isnan(r).all() for r in results[:2])
+    assert np.isnan(results[2]).all()
+    for r in results:
+        assert_nans_canonical(r)
+    here = [S.digest(r) for r in results]
     for got in digests_on_other_paths(cases, nan_bits=True).values():
         assert got == here
+
+
+def assert_nans_canonical(result):
+    """Every NaN in `result` (an array, a scalar or a tuple of them) is the positive quiet NaN
+    with an empty payload, the bits of np.nan in its dtype."""
+    for r in result if isinstance(result, tuple) else (result,):
+        a = np.asarray(r)
+        if a.dtype.kind != "f":
+            continue
+        nan = a.dtype.type(np.nan)
+        uint = np.dtype(f"u{a.dtype.itemsize}").newbyteorder(a.dtype.byteorder)
+        canonical = np.asarray(nan, a.dtype).view(uint)
+        got = a[np.isnan(a)].view(uint)
+        assert (got == canonical).all(), f"NaN bits {sorted({hex(int(v)) for v in got})}"
+
+
+@given(case=S.any_case())
+def test_every_nan_result_is_the_canonical_quiet_nan(case):
+    """Domain: any generated case (every function and keyword, values including NaN, ±inf,
+    subnormal and huge). Every NaN in the result has the bits of np.nan (sign clear, quiet, no
+    payload), whichever operation made it and whichever path ran it."""
+    try:
+        result = S.call(case)
+    except (TypeError, ValueError, IndexError):
+        return
+    assert_nans_canonical(result)

@@ -112,6 +112,8 @@ def _finish(pair: Pair, mean: bool, dtype: np.dtype[Any]) -> Any:
     if mean:
         with np.errstate(divide="ignore", invalid="ignore"):  # all ignored / empty: NaN
             loss = loss / weight
+    if np.isnan(loss):
+        loss = np.float64(np.nan)  # the canonical NaN, as the in-memory functions return
     return dtype.type(loss)
 
 

@@ -38,7 +38,8 @@ pub trait Real:
     /// This type's vector on instruction set `I`.
     type V<I: Isa>: Lanes<Self>;
 
-    /// Rounds an `f64` to this type.
+    /// Rounds an `f64` to this type; a NaN becomes the canonical quiet NaN (sign bit clear),
+    /// as every stored result must be ([`Lanes::canon_nan`]).
     fn from_f64(v: f64) -> Self;
     /// Widens to `f64` exactly.
     fn to_f64(self) -> f64;
@@ -59,7 +60,11 @@ macro_rules! impl_real {
             #[inline]
             #[allow(clippy::cast_lossless)]
             fn from_f64(v: f64) -> Self {
-                v as $t
+                if v.is_nan() {
+                    <$t>::NAN
+                } else {
+                    v as $t
+                }
             }
             #[inline]
             #[allow(clippy::cast_lossless)]

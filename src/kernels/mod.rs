@@ -134,12 +134,18 @@ impl LossSum {
         parts.into_iter().fold(LossSum::default(), |a, b| a + b)
     }
 
-    /// The reduced value: `loss / weight` for mean, `loss` for sum.
+    /// The reduced value: `loss / weight` for mean, `loss` for sum; a NaN is the canonical
+    /// quiet NaN, whatever the order its terms met in.
     #[must_use]
     pub fn reduce(self, reduction: Reduction) -> f64 {
-        match reduction {
+        let v = match reduction {
             Reduction::Mean => self.loss / self.weight,
             Reduction::Sum | Reduction::None => self.loss,
+        };
+        if v.is_nan() {
+            f64::NAN
+        } else {
+            v
         }
     }
 }

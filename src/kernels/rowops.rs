@@ -22,9 +22,10 @@ pub fn ld<T: Real, V: Lanes<T>>(s: &[T], i: usize, len: usize, fill: T) -> V {
     }
 }
 
-/// Writes the first `len` lanes of `v` to `s[i..]`.
+/// Writes the first `len` lanes of `v` to `s[i..]`, NaNs canonical ([`Lanes::canon_nan`]).
 #[inline(always)]
 pub fn st<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
+    let v = v.canon_nan();
     if len == V::N {
         v.store(&mut s[i..]);
     } else {
@@ -91,7 +92,7 @@ pub fn map_stream<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) ->
         i += len;
     }
     while i + V::N <= n {
-        f(V::load(&x[i..])).stream(&mut out[i..]);
+        f(V::load(&x[i..])).canon_nan().stream(&mut out[i..]);
         i += V::N;
     }
     if i < n {
@@ -181,7 +182,7 @@ impl Tile {
             return st(v, s, start, self.lanes);
         }
         let mut a = [T::ZERO; 16];
-        v.store(&mut a);
+        v.canon_nan().store(&mut a);
         for (l, &x) in a.iter().enumerate().take(self.lanes) {
             s[start + l * self.lane_stride] = x;
         }

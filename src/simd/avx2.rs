@@ -32,7 +32,7 @@ use std::arch::x86_64::{
     _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
     _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
     _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
-    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ,
+    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
 };
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -162,6 +162,17 @@ macro_rules! lanewise {
                 let m0 = $cmp::<_CMP_GE_OQ>(self.0[0], z);
                 let m1 = $cmp::<_CMP_GE_OQ>(self.0[1], z);
                 $v([$blend(b.0[0], a.0[0], m0), $blend(b.0[1], a.0[1], m1)])
+            }
+        }
+        #[inline(always)]
+        fn canon_nan(self) -> Self {
+            // SAFETY: AVX is available (module docs). UNORD_Q of a lane with itself is true
+            // exactly for NaN.
+            unsafe {
+                let nan = $set1(<$t>::NAN);
+                let m0 = $cmp::<_CMP_UNORD_Q>(self.0[0], self.0[0]);
+                let m1 = $cmp::<_CMP_UNORD_Q>(self.0[1], self.0[1]);
+                $v([$blend(self.0[0], nan, m0), $blend(self.0[1], nan, m1)])
             }
         }
         #[inline(always)]

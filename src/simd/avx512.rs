@@ -33,7 +33,7 @@ use std::arch::x86_64::{
     _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps,
     _mm512_stream_pd, _mm512_stream_ps, _mm512_sub_pd, _mm512_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
     _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
-    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ,
+    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
 };
 
 /// Proof that the CPU supports AVX-512F, AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -166,6 +166,15 @@ macro_rules! lanewise {
             // SAFETY: AVX-512F is available (module docs). GE_OQ is false for NaN (selects `b`);
             // the blend takes its second vector where the mask is set.
             unsafe { $v($blend($cmp::<_CMP_GE_OQ>(self.0, $zero()), b.0, a.0)) }
+        }
+        #[inline(always)]
+        fn canon_nan(self) -> Self {
+            // SAFETY: AVX-512F is available (module docs). UNORD_Q of a lane with itself is true
+            // exactly for NaN; the blend takes its second vector where the mask is set.
+            unsafe {
+                let nan = $set1(<$t>::NAN);
+                $v($blend($cmp::<_CMP_UNORD_Q>(self.0, self.0), self.0, nan))
+            }
         }
         #[inline(always)]
         fn zero_where_zero(self, coef: Self) -> Self {

@@ -67,6 +67,12 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// 0 in the lanes where `coef == 0`, else `self` (so `0 * inf` terms can be dropped).
     #[must_use]
     fn zero_where_zero(self, coef: Self) -> Self;
+    /// The canonical quiet NaN (`T::NAN`, sign bit clear) in the lanes that hold any NaN, else
+    /// `self`. Which NaN an operation on NaNs yields depends on operand order (which the compiler
+    /// may commute) and on the CPU (x86's default NaN is negative, ARM's positive), so every
+    /// stored result goes through this to be the same bits on every path and machine.
+    #[must_use]
+    fn canon_nan(self) -> Self;
     /// Lane-wise `e^self`, bitwise equal to `math::exp_f32`/`exp_f64`.
     #[must_use]
     fn exp(self) -> Self;

@@ -224,6 +224,16 @@ macro_rules! lanewise {
             }
         }
         #[inline(always)]
+        fn canon_nan(self) -> Self {
+            // SAFETY: NEON (module docs). `x == x` is false exactly for NaN.
+            unsafe {
+                let nan = $dup(<$t>::NAN);
+                $v(std::array::from_fn(|j| {
+                    $bsl($ceq(self.0[j], self.0[j]), self.0[j], nan)
+                }))
+            }
+        }
+        #[inline(always)]
         fn zero_where_zero(self, coef: Self) -> Self {
             // SAFETY: NEON (module docs). The result is +0, as in the portable path.
             unsafe {

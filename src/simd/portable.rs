@@ -108,6 +108,10 @@ macro_rules! impl_lanes {
                 }))
             }
             #[inline(always)]
+            fn canon_nan(self) -> Self {
+                self.map(|v| if v.is_nan() { <$t>::NAN } else { v })
+            }
+            #[inline(always)]
             fn zero_where_zero(self, coef: Self) -> Self {
                 self.zip(coef, |v, c| if c == 0.0 { 0.0 } else { v })
             }
