@@ -148,7 +148,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
                 let coming = tiles.peek().map(|p| p.0);
-                let (ins, gb) = bufs.next(t, coming, [io.x, io.y], classes);
+                let (ins, gb) = bufs.next::<T::V<I>>(t, coming, [io.x, io.y], classes);
                 let want_grad = !io.g.is_empty();
                 let mut local = TileIo {
                     x: &ins[0],
@@ -165,7 +165,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                         &[(t.local(), r0)],
                     );
                 if want_grad {
-                    t.scatter(gb, classes, io.g);
+                    t.scatter::<T, T::V<I>>(gb, classes, io.g);
                 }
             }
             return sum;

@@ -217,24 +217,22 @@ impl Tile {
 
     /// Copies this tile of short rows (`lane_stride == classes`) from `src` into `buf`.
     #[inline(always)]
-    pub fn gather<T: Real>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
-        let rows = &src[self.base..self.base + self.lanes * classes];
-        for (l, row) in rows.chunks_exact(classes).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                buf[(c * 16 + l) % (16 * SHORT_ROW)] = v;
-            }
-        }
+    pub fn gather<T: Real, V: Lanes<T>>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
+        V::gather_rows(
+            &src[self.base..self.base + self.lanes * classes],
+            classes,
+            buf,
+        );
     }
 
     /// Copies `buf` back into this tile of short rows of `dst`.
     #[inline(always)]
-    pub fn scatter<T: Real>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
-        let rows = &mut dst[self.base..self.base + self.lanes * classes];
-        for (l, row) in rows.chunks_exact_mut(classes).enumerate() {
-            for (c, v) in row.iter_mut().enumerate() {
-                *v = buf[(c * 16 + l) % (16 * SHORT_ROW)];
-            }
-        }
+    pub fn scatter<T: Real, V: Lanes<T>>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
+        V::scatter_rows(
+            buf,
+            classes,
+            &mut dst[self.base..self.base + self.lanes * classes],
+        );
     }
 }
 
@@ -402,7 +400,7 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
     /// The gathered inputs of `tile` (from `src`; an empty source is skipped) and an output
     /// buffer, having started on `coming`.
     #[inline(always)]
-    pub fn next(
+    pub fn next<V: Lanes<T>>(
         &mut self,
         tile: Tile,
         coming: Option<Tile>,
@@ -418,13 +416,13 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
                 .zip(src)
                 .filter(|(_, s)| !s.is_empty())
             {
-                tile.gather(s, classes, buf);
+                tile.gather::<T, V>(s, classes, buf);
             }
         }
         self.primed = false;
         if let Some(c) = coming.filter(|c| c.lane_stride != 1) {
             for (buf, s) in self.next.iter_mut().zip(src).filter(|(_, s)| !s.is_empty()) {
-                c.gather(s, classes, buf);
+                c.gather::<T, V>(s, classes, buf);
             }
             self.primed = true;
         }

@@ -111,9 +111,9 @@ impl<T: Real> Kernel for Forward<'_, T> {
                 return;
             }
             while let Some((tile, _)) = tiles.next() {
-                let (xb, ob) = bufs.next(tile, tiles.peek().map(|p| p.0), [x], classes);
+                let (xb, ob) = bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [x], classes);
                 tile_forward::<T, T::V<I>>(kind, &xb[0], &mut ob[..], classes, tile.local());
-                tile.scatter(ob, classes, out);
+                tile.scatter::<T, T::V<I>>(ob, classes, out);
             }
             return;
         }

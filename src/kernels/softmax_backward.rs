@@ -77,7 +77,8 @@ impl<T: Real> Kernel for Backward<'_, T> {
                     tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
                     continue;
                 }
-                let (ins, ob) = bufs.next(tile, tiles.peek().map(|p| p.0), [go, y], classes);
+                let (ins, ob) =
+                    bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [go, y], classes);
                 tile_backward::<T, T::V<I>>(
                     kind,
                     &ins[0],
@@ -86,7 +87,7 @@ impl<T: Real> Kernel for Backward<'_, T> {
                     classes,
                     tile.local(),
                 );
-                tile.scatter(ob, classes, out);
+                tile.scatter::<T, T::V<I>>(ob, classes, out);
             }
             return;
         }

@@ -15,6 +15,7 @@
 //! the intrinsics are compiled inside the `#[target_feature(enable = "avx2,fma")]` entry point.
 
 mod expln;
+pub(super) mod transpose;
 
 use super::lanes::{Isa, Lanes};
 use super::Path;
@@ -201,6 +202,17 @@ macro_rules! lanewise {
 impl Lanes<f32> for F32x16 {
     const N: usize = 16;
 
+    #[inline(always)]
+    fn gather_rows(src: &[f32], classes: usize, buf: &mut [f32; 256]) {
+        // SAFETY: AVX2 is available (module docs).
+        unsafe { transpose::gather_f32(src, classes, buf) }
+    }
+    #[inline(always)]
+    fn scatter_rows(buf: &[f32; 256], classes: usize, dst: &mut [f32]) {
+        // SAFETY: AVX2 is available (module docs).
+        unsafe { transpose::scatter_f32(buf, classes, dst) }
+    }
+
     lanewise!(
         f32,
         F32x16,
@@ -337,6 +349,17 @@ impl Lanes<f32> for F32x16 {
 
 impl Lanes<f64> for F64x8 {
     const N: usize = 8;
+
+    #[inline(always)]
+    fn gather_rows(src: &[f64], classes: usize, buf: &mut [f64; 256]) {
+        // SAFETY: AVX2 is available (module docs).
+        unsafe { transpose::gather_f64(src, classes, buf) }
+    }
+    #[inline(always)]
+    fn scatter_rows(buf: &[f64; 256], classes: usize, dst: &mut [f64]) {
+        // SAFETY: AVX2 is available (module docs).
+        unsafe { transpose::scatter_f64(buf, classes, dst) }
+    }
 
     lanewise!(
         f64,

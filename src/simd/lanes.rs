@@ -80,6 +80,33 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     #[must_use]
     fn ln(self) -> Self;
 
+    /// Copies contiguous rows of `classes` elements (at most 16 rows, `classes` below 16) from
+    /// `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`. Paths with
+    /// register transposes override this element-by-element copy (same bits: data only moves).
+    #[inline(always)]
+    fn gather_rows(src: &[T], classes: usize, buf: &mut [T; 256]) {
+        if classes == 0 {
+            return;
+        }
+        for (l, row) in src.chunks_exact(classes).take(16).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                buf[(c * 16 + l) % 256] = v;
+            }
+        }
+    }
+    /// The inverse of [`Lanes::gather_rows`]: `buf[c * 16 + l]` to row `l`, class `c` of `dst`.
+    #[inline(always)]
+    fn scatter_rows(buf: &[T; 256], classes: usize, dst: &mut [T]) {
+        if classes == 0 {
+            return;
+        }
+        for (l, row) in dst.chunks_exact_mut(classes).take(16).enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = buf[(c * 16 + l) % 256];
+            }
+        }
+    }
+
     /// The largest lane (a fixed tree of `max`).
     fn reduce_max(self) -> T;
     /// Adds lane `i` to `acc[i]`, widened to `f64`.

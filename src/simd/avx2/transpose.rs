@@ -1,0 +1,268 @@
+//! Short contiguous rows to class-major tiles and back with register transposes (AVX2).
+//!
+//! A tile of short rows (`classes < 16`, one row per lane) is computed on a class-major copy,
+//! `buf[c * 16 + l]` for row `l`, class `c`. Copying it element by element costs about two cycles
+//! per element, as much as the arithmetic on it; here blocks of 8×8 f32 (4×4 f64) are loaded a
+//! row at a time, transposed in registers and stored a class at a time. Loads and stores of a
+//! block that runs past the last class use `vmaskmov`, so nothing outside a row's `classes`
+//! elements is read or written (nor any buffer slot of a class past the last); rows past the last whole block are copied one by one. Only data
+//! moves, so the result is the same bits as the portable copy's.
+//!
+//! The AVX-512 path calls these too (its entry point enables avx2).
+
+use std::arch::x86_64::{
+    __m256, __m256d, __m256i, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_loadu_pd,
+    _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    _mm256_maskstore_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_shuffle_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd,
+    _mm256_unpacklo_ps,
+};
+
+/// Elements of a tile buffer: 16 classes × 16 lanes.
+const BUF: usize = 256;
+
+/// Copies the rows of `src` (contiguous rows of `classes` elements, at most 16 rows, `classes`
+/// below 16) into `buf[c * 16 + l]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) fn gather_f32(src: &[f32], classes: usize, buf: &mut [f32; BUF]) {
+    let rows = rows_of(src.len(), classes);
+    let whole = rows - rows % 8;
+    for rb in (0..whole).step_by(8) {
+        for cb in (0..classes).step_by(8) {
+            let k = (classes - cb).min(8);
+            let mask = mask8(k);
+            let v: [__m256; 8] = std::array::from_fn(|r| {
+                let at = &src[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
+                // SAFETY: AVX is available (target feature); a load of 8 reads `at[..8]`, a
+                // masked load only the first `k == at.len()` elements.
+                unsafe {
+                    if k == 8 {
+                        _mm256_loadu_ps(at.as_ptr())
+                    } else {
+                        _mm256_maskload_ps(at.as_ptr(), mask)
+                    }
+                }
+            });
+            for (c, col) in transpose8(v).into_iter().enumerate().take(k) {
+                // cb + c <= 15 and rb <= 8: the 8 lanes at (cb + c) * 16 + rb lie in buf.
+                let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 8];
+                // SAFETY: AVX is available; `at` holds 8 writable f32.
+                unsafe { _mm256_storeu_ps(at.as_mut_ptr(), col) };
+            }
+        }
+    }
+    gather_rest(src, classes, whole..rows, buf);
+}
+
+/// Copies `buf[c * 16 + l]` back into the rows of `dst` (the inverse of [`gather_f32`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) fn scatter_f32(buf: &[f32; BUF], classes: usize, dst: &mut [f32]) {
+    let rows = rows_of(dst.len(), classes);
+    let whole = rows - rows % 8;
+    for rb in (0..whole).step_by(8) {
+        for cb in (0..classes).step_by(8) {
+            let k = (classes - cb).min(8);
+            let mask = mask8(k);
+            let v: [__m256; 8] = std::array::from_fn(|c| {
+                let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 8];
+                // SAFETY: AVX is available; `at` holds 8 f32.
+                unsafe { _mm256_loadu_ps(at.as_ptr()) }
+            });
+            for (r, row) in transpose8(v).into_iter().enumerate() {
+                let at = &mut dst[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
+                // SAFETY: AVX is available; a store of 8 writes `at[..8]`, a masked store only
+                // the first `k == at.len()` elements.
+                unsafe {
+                    if k == 8 {
+                        _mm256_storeu_ps(at.as_mut_ptr(), row);
+                    } else {
+                        _mm256_maskstore_ps(at.as_mut_ptr(), mask, row);
+                    }
+                }
+            }
+        }
+    }
+    scatter_rest(buf, classes, whole..rows, dst);
+}
+
+/// [`gather_f32`] for f64 (blocks of 4×4).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) fn gather_f64(src: &[f64], classes: usize, buf: &mut [f64; BUF]) {
+    let rows = rows_of(src.len(), classes);
+    let whole = rows - rows % 4;
+    for rb in (0..whole).step_by(4) {
+        for cb in (0..classes).step_by(4) {
+            let k = (classes - cb).min(4);
+            let mask = mask4(k);
+            let v: [__m256d; 4] = std::array::from_fn(|r| {
+                let at = &src[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
+                // SAFETY: as in gather_f32, with 4 lanes.
+                unsafe {
+                    if k == 4 {
+                        _mm256_loadu_pd(at.as_ptr())
+                    } else {
+                        _mm256_maskload_pd(at.as_ptr(), mask)
+                    }
+                }
+            });
+            for (c, col) in transpose4(v).into_iter().enumerate().take(k) {
+                // cb + c <= 15 and rb <= 12: the 4 lanes at (cb + c) * 16 + rb lie in buf.
+                let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 4];
+                // SAFETY: AVX is available; `at` holds 4 writable f64.
+                unsafe { _mm256_storeu_pd(at.as_mut_ptr(), col) };
+            }
+        }
+    }
+    gather_rest(src, classes, whole..rows, buf);
+}
+
+/// [`scatter_f32`] for f64 (blocks of 4×4).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(in crate::simd) fn scatter_f64(buf: &[f64; BUF], classes: usize, dst: &mut [f64]) {
+    let rows = rows_of(dst.len(), classes);
+    let whole = rows - rows % 4;
+    for rb in (0..whole).step_by(4) {
+        for cb in (0..classes).step_by(4) {
+            let k = (classes - cb).min(4);
+            let mask = mask4(k);
+            let v: [__m256d; 4] = std::array::from_fn(|c| {
+                let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 4];
+                // SAFETY: AVX is available; `at` holds 4 f64.
+                unsafe { _mm256_loadu_pd(at.as_ptr()) }
+            });
+            for (r, row) in transpose4(v).into_iter().enumerate() {
+                let at = &mut dst[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
+                // SAFETY: as in scatter_f32, with 4 lanes.
+                unsafe {
+                    if k == 4 {
+                        _mm256_storeu_pd(at.as_mut_ptr(), row);
+                    } else {
+                        _mm256_maskstore_pd(at.as_mut_ptr(), mask, row);
+                    }
+                }
+            }
+        }
+    }
+    scatter_rest(buf, classes, whole..rows, dst);
+}
+
+/// Whole rows in a slice of `len` elements (at most 16; none when `classes` is 0 or 16+, which
+/// the callers never pass).
+#[inline(always)]
+fn rows_of(len: usize, classes: usize) -> usize {
+    if classes == 0 || classes >= 16 {
+        0
+    } else {
+        (len / classes).min(16)
+    }
+}
+
+/// The element-by-element copy of rows `rows` (the portable path's).
+#[inline(always)]
+fn gather_rest<T: Copy>(
+    src: &[T],
+    classes: usize,
+    rows: std::ops::Range<usize>,
+    buf: &mut [T; BUF],
+) {
+    for l in rows {
+        for (c, &v) in src[l * classes..(l + 1) * classes].iter().enumerate() {
+            buf[(c * 16 + l) % BUF] = v;
+        }
+    }
+}
+
+/// The element-by-element copy back of rows `rows`.
+#[inline(always)]
+fn scatter_rest<T: Copy>(
+    buf: &[T; BUF],
+    classes: usize,
+    rows: std::ops::Range<usize>,
+    dst: &mut [T],
+) {
+    for l in rows {
+        for (c, v) in dst[l * classes..(l + 1) * classes].iter_mut().enumerate() {
+            *v = buf[(c * 16 + l) % BUF];
+        }
+    }
+}
+
+/// Lanes `0..k` (k <= 8) of 8 f32 selected.
+#[inline(always)]
+fn mask8(k: usize) -> __m256i {
+    // SAFETY: AVX2 is available (callers' target feature). k <= 8 fits an i32.
+    unsafe {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let k = _mm256_set1_epi32(k as i32);
+        _mm256_cmpgt_epi32(k, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    }
+}
+
+/// Lanes `0..k` (k <= 4) of 4 f64 selected.
+#[inline(always)]
+fn mask4(k: usize) -> __m256i {
+    // SAFETY: AVX2 is available (callers' target feature). k <= 4 fits an i64.
+    unsafe {
+        #[allow(clippy::cast_possible_wrap)]
+        let k = _mm256_set1_epi64x(k as i64);
+        _mm256_cmpgt_epi64(k, _mm256_setr_epi64x(0, 1, 2, 3))
+    }
+}
+
+/// The 8×8 transpose: element `c` of input `r` becomes element `r` of output `c`.
+#[inline(always)]
+fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    // SAFETY: AVX is available (callers' target feature). Unpacks interleave row pairs,
+    // shuffles gather 4-element column pieces per 128-bit half, permutes join the halves.
+    unsafe {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ]
+    }
+}
+
+/// The 4×4 transpose of f64.
+#[inline(always)]
+fn transpose4(r: [__m256d; 4]) -> [__m256d; 4] {
+    // SAFETY: AVX is available (callers' target feature).
+    unsafe {
+        let t0 = _mm256_unpacklo_pd(r[0], r[1]);
+        let t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        let t2 = _mm256_unpacklo_pd(r[2], r[3]);
+        let t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        [
+            _mm256_permute2f128_pd::<0x20>(t0, t2),
+            _mm256_permute2f128_pd::<0x20>(t1, t3),
+            _mm256_permute2f128_pd::<0x31>(t0, t2),
+            _mm256_permute2f128_pd::<0x31>(t1, t3),
+        ]
+    }
+}
