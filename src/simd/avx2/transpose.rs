@@ -3,20 +3,22 @@
 //! A tile of short rows (`classes < 16`, one row per lane) is computed on a class-major copy,
 //! `buf[c * 16 + l]` for row `l`, class `c`. Copying it element by element costs about two cycles
 //! per element, as much as the arithmetic on it; here blocks of 8×8 f32 (4×4 f64) are loaded a
-//! row at a time, transposed in registers and stored a class at a time. Loads and stores of a
-//! block that runs past the last class use `vmaskmov`, so nothing outside a row's `classes`
-//! elements is read or written (nor any buffer slot of a class past the last); rows past the last whole block are copied one by one. Only data
-//! moves, so the result is the same bits as the portable copy's.
+//! row at a time, transposed in registers and stored a class at a time. A row's last block is
+//! loaded and stored 8 (4) wide, running into the next row — a store there is overwritten by the
+//! next row's own, later store — except at the end of the tile, where the load is a `vmaskmov`
+//! and the store writes only the row's elements (`vmaskmov` stores are slow on AMD); so nothing
+//! outside the tile is read or written, nor any buffer slot of a class past the last. Rows past
+//! the last whole block are copied one by one. Only data moves, so the result is the same bits
+//! as the portable copy's.
 //!
 //! The AVX-512 path calls these too (its entry point enables avx2).
 
 use std::arch::x86_64::{
     __m256, __m256d, __m256i, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_loadu_pd,
-    _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
-    _mm256_maskstore_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_shuffle_ps, _mm256_storeu_pd,
-    _mm256_storeu_ps, _mm256_unpackhi_pd, _mm256_unpackhi_ps, _mm256_unpacklo_pd,
-    _mm256_unpacklo_ps,
+    _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_permute2f128_pd,
+    _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi64x, _mm256_shuffle_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_unpackhi_pd,
+    _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps,
 };
 
 /// Elements of a tile buffer: 16 classes × 16 lanes.
@@ -34,11 +36,12 @@ pub(in crate::simd) fn gather_f32(src: &[f32], classes: usize, buf: &mut [f32; B
             let k = (classes - cb).min(8);
             let mask = mask8(k);
             let v: [__m256; 8] = std::array::from_fn(|r| {
-                let at = &src[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
-                // SAFETY: AVX is available (target feature); a load of 8 reads `at[..8]`, a
-                // masked load only the first `k == at.len()` elements.
+                let at = &src[(rb + r) * classes + cb..];
+                // SAFETY: AVX is available (target feature); a load of 8 reads `at[..8]` (past
+                // the row's `k` elements into the next row's, which are not used), a masked
+                // load only the first `k <= at.len()` elements.
                 unsafe {
-                    if k == 8 {
+                    if at.len() >= 8 {
                         _mm256_loadu_ps(at.as_ptr())
                     } else {
                         _mm256_maskload_ps(at.as_ptr(), mask)
@@ -63,24 +66,22 @@ pub(in crate::simd) fn scatter_f32(buf: &[f32; BUF], classes: usize, dst: &mut [
     let rows = rows_of(dst.len(), classes);
     let whole = rows - rows % 8;
     for rb in (0..whole).step_by(8) {
-        for cb in (0..classes).step_by(8) {
+        // Last class block first: a store of 8 that runs into the next row is overwritten
+        // by that row's own store, which comes later.
+        for cb in (0..classes).step_by(8).rev() {
             let k = (classes - cb).min(8);
-            let mask = mask8(k);
             let v: [__m256; 8] = std::array::from_fn(|c| {
                 let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 8];
                 // SAFETY: AVX is available; `at` holds 8 f32.
                 unsafe { _mm256_loadu_ps(at.as_ptr()) }
             });
             for (r, row) in transpose8(v).into_iter().enumerate() {
-                let at = &mut dst[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
-                // SAFETY: AVX is available; a store of 8 writes `at[..8]`, a masked store only
-                // the first `k == at.len()` elements.
-                unsafe {
-                    if k == 8 {
-                        _mm256_storeu_ps(at.as_mut_ptr(), row);
-                    } else {
-                        _mm256_maskstore_ps(at.as_mut_ptr(), mask, row);
-                    }
+                let at = &mut dst[(rb + r) * classes + cb..];
+                if at.len() >= 8 {
+                    // SAFETY: AVX is available; `at` holds at least 8 writable f32.
+                    unsafe { _mm256_storeu_ps(at.as_mut_ptr(), row) };
+                } else {
+                    store_prefix_ps(&mut at[..k], row);
                 }
             }
         }
@@ -99,10 +100,10 @@ pub(in crate::simd) fn gather_f64(src: &[f64], classes: usize, buf: &mut [f64; B
             let k = (classes - cb).min(4);
             let mask = mask4(k);
             let v: [__m256d; 4] = std::array::from_fn(|r| {
-                let at = &src[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
+                let at = &src[(rb + r) * classes + cb..];
                 // SAFETY: as in gather_f32, with 4 lanes.
                 unsafe {
-                    if k == 4 {
+                    if at.len() >= 4 {
                         _mm256_loadu_pd(at.as_ptr())
                     } else {
                         _mm256_maskload_pd(at.as_ptr(), mask)
@@ -127,23 +128,21 @@ pub(in crate::simd) fn scatter_f64(buf: &[f64; BUF], classes: usize, dst: &mut [
     let rows = rows_of(dst.len(), classes);
     let whole = rows - rows % 4;
     for rb in (0..whole).step_by(4) {
-        for cb in (0..classes).step_by(4) {
+        // Last class block first, as in scatter_f32.
+        for cb in (0..classes).step_by(4).rev() {
             let k = (classes - cb).min(4);
-            let mask = mask4(k);
             let v: [__m256d; 4] = std::array::from_fn(|c| {
                 let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 4];
                 // SAFETY: AVX is available; `at` holds 4 f64.
                 unsafe { _mm256_loadu_pd(at.as_ptr()) }
             });
             for (r, row) in transpose4(v).into_iter().enumerate() {
-                let at = &mut dst[(rb + r) * classes + cb..(rb + r) * classes + cb + k];
-                // SAFETY: as in scatter_f32, with 4 lanes.
-                unsafe {
-                    if k == 4 {
-                        _mm256_storeu_pd(at.as_mut_ptr(), row);
-                    } else {
-                        _mm256_maskstore_pd(at.as_mut_ptr(), mask, row);
-                    }
+                let at = &mut dst[(rb + r) * classes + cb..];
+                if at.len() >= 4 {
+                    // SAFETY: AVX is available; `at` holds at least 4 writable f64.
+                    unsafe { _mm256_storeu_pd(at.as_mut_ptr(), row) };
+                } else {
+                    store_prefix_pd(&mut at[..k], row);
                 }
             }
         }
@@ -190,6 +189,26 @@ fn scatter_rest<T: Copy>(
             *v = buf[(c * 16 + l) % BUF];
         }
     }
+}
+
+/// Writes the first `at.len()` (< 8) lanes of `v` to `at` (`vmaskmov` stores are slow on AMD).
+#[inline(always)]
+fn store_prefix_ps(at: &mut [f32], v: __m256) {
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: AVX is available (callers' target feature); `lanes` holds 8 f32.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+    let k = at.len().min(8);
+    at[..k].copy_from_slice(&lanes[..k]);
+}
+
+/// Writes the first `at.len()` (< 4) lanes of `v` to `at`.
+#[inline(always)]
+fn store_prefix_pd(at: &mut [f64], v: __m256d) {
+    let mut lanes = [0.0f64; 4];
+    // SAFETY: AVX is available (callers' target feature); `lanes` holds 4 f64.
+    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
+    let k = at.len().min(4);
+    at[..k].copy_from_slice(&lanes[..k]);
 }
 
 /// Lanes `0..k` (k <= 8) of 8 f32 selected.
