@@ -15,8 +15,11 @@ from typing import Any, TypeGuard
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-_NATIVE = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+_NATIVE = frozenset((F32, F64))
 _INT64 = np.dtype(np.int64)
+_F32_MAX = float(np.finfo(np.float32).max)
 _INT64_MAX = np.iinfo(np.int64).max
 #: The largest finite value of each result dtype a float64 loss is rounded to.
 _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
@@ -24,12 +27,15 @@ _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32
 
 def is_native(a: object) -> TypeGuard[NDArray[np.floating[Any]]]:
     """True for an ndarray the kernels take unchanged: native-order float32/float64."""
-    return type(a) is np.ndarray and a.dtype in _NATIVE
+    if type(a) is not np.ndarray:
+        return False
+    dt = a.dtype
+    return dt is F32 or dt is F64 or dt in _NATIVE  # identity first: the common case, cheaply
 
 
 def is_native_target(t: object) -> TypeGuard[NDArray[np.int64]]:
     """True for an int64 ndarray of class indices (the fast path)."""
-    return type(t) is np.ndarray and t.dtype == _INT64
+    return type(t) is np.ndarray and (t.dtype is _INT64 or t.dtype == _INT64)
 
 
 def _describe(a: np.ndarray[Any, Any]) -> str:
@@ -144,6 +150,11 @@ def check_out(out: object, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[
 
 def finish(result: Any, dtype: np.dtype[Any]) -> Any:
     """Rounds a native result to the result dtype: arrays (float16) and Python floats (scalars)."""
+    if type(result) is float:  # the fast cases first: small calls are dominated by this
+        if dtype is F64:
+            return np.float64(result)
+        if dtype is F32 and -_F32_MAX <= result <= _F32_MAX:
+            return np.float32(result)
     if isinstance(result, float):
         if abs(result) <= _LARGEST.get(dtype, math.inf) or result != result:
             return dtype.type(result)
