@@ -24,131 +24,105 @@ use std::arch::x86_64::{
 /// Elements of a tile buffer: 16 classes × 16 lanes.
 const BUF: usize = 256;
 
-/// Copies the rows of `src` (contiguous rows of `classes` elements, at most 16 rows, `classes`
-/// below 16) into `buf[c * 16 + l]`.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(in crate::simd) fn gather_f32(src: &[f32], classes: usize, buf: &mut [f32; BUF]) {
-    let rows = rows_of(src.len(), classes);
-    let whole = rows - rows % 8;
-    for rb in (0..whole).step_by(8) {
-        for cb in (0..classes).step_by(8) {
-            let k = (classes - cb).min(8);
-            let mask = mask8(k);
-            let v: [__m256; 8] = std::array::from_fn(|r| {
-                let at = &src[(rb + r) * classes + cb..];
-                // SAFETY: AVX is available (target feature); a load of 8 reads `at[..8]` (past
-                // the row's `k` elements into the next row's, which are not used), a masked
-                // load only the first `k <= at.len()` elements.
-                unsafe {
-                    if at.len() >= 8 {
-                        _mm256_loadu_ps(at.as_ptr())
-                    } else {
-                        _mm256_maskload_ps(at.as_ptr(), mask)
+/// Defines the gather and scatter of one element type: `$w` lanes per register, blocks of
+/// `$w` × `$w` through `$transpose`.
+macro_rules! tile_copies {
+    ($gather:ident, $scatter:ident, $t:ty, $v:ty, $w:literal, $loadu:ident, $maskload:ident,
+     $storeu:ident, $mask:ident, $transpose:ident) => {
+        /// Copies the rows of `src` (contiguous rows of `classes` elements, at most 16 rows,
+        /// `classes` below 16) into `buf[c * 16 + l]`.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(in crate::simd) fn $gather(src: &[$t], classes: usize, buf: &mut [$t; BUF]) {
+            let rows = rows_of(src.len(), classes);
+            let whole = rows - rows % $w;
+            for rb in (0..whole).step_by($w) {
+                for cb in (0..classes).step_by($w) {
+                    let k = (classes - cb).min($w);
+                    let mask = $mask(k);
+                    let v: [$v; $w] = std::array::from_fn(|r| {
+                        let at = &src[(rb + r) * classes + cb..];
+                        // SAFETY: AVX is available (target feature); a full load reads
+                        // `at[..$w]` (past the row's `k` elements into the next row's, which are
+                        // not used), a masked load only the first `k <= at.len()` elements.
+                        unsafe {
+                            if at.len() >= $w {
+                                $loadu(at.as_ptr())
+                            } else {
+                                $maskload(at.as_ptr(), mask)
+                            }
+                        }
+                    });
+                    for (c, col) in $transpose(v).into_iter().enumerate().take(k) {
+                        // cb + c <= 15 and rb + $w <= 16: the lanes lie in buf.
+                        let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
+                        // SAFETY: AVX is available; `at` holds $w writable elements.
+                        unsafe { $storeu(at.as_mut_ptr(), col) };
                     }
                 }
-            });
-            for (c, col) in transpose8(v).into_iter().enumerate().take(k) {
-                // cb + c <= 15 and rb <= 8: the 8 lanes at (cb + c) * 16 + rb lie in buf.
-                let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 8];
-                // SAFETY: AVX is available; `at` holds 8 writable f32.
-                unsafe { _mm256_storeu_ps(at.as_mut_ptr(), col) };
             }
+            gather_rest(src, classes, whole..rows, buf);
         }
-    }
-    gather_rest(src, classes, whole..rows, buf);
-}
 
-/// Copies `buf[c * 16 + l]` back into the rows of `dst` (the inverse of [`gather_f32`]).
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(in crate::simd) fn scatter_f32(buf: &[f32; BUF], classes: usize, dst: &mut [f32]) {
-    let rows = rows_of(dst.len(), classes);
-    let whole = rows - rows % 8;
-    for rb in (0..whole).step_by(8) {
-        // Last class block first: a store of 8 that runs into the next row is overwritten
-        // by that row's own store, which comes later.
-        for cb in (0..classes).step_by(8).rev() {
-            let k = (classes - cb).min(8);
-            let v: [__m256; 8] = std::array::from_fn(|c| {
-                let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 8];
-                // SAFETY: AVX is available; `at` holds 8 f32.
-                unsafe { _mm256_loadu_ps(at.as_ptr()) }
-            });
-            for (r, row) in transpose8(v).into_iter().enumerate() {
-                let at = &mut dst[(rb + r) * classes + cb..];
-                if at.len() >= 8 {
-                    // SAFETY: AVX is available; `at` holds at least 8 writable f32.
-                    unsafe { _mm256_storeu_ps(at.as_mut_ptr(), row) };
-                } else {
-                    store_prefix_ps(&mut at[..k], row);
-                }
-            }
-        }
-    }
-    scatter_rest(buf, classes, whole..rows, dst);
-}
-
-/// [`gather_f32`] for f64 (blocks of 4×4).
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(in crate::simd) fn gather_f64(src: &[f64], classes: usize, buf: &mut [f64; BUF]) {
-    let rows = rows_of(src.len(), classes);
-    let whole = rows - rows % 4;
-    for rb in (0..whole).step_by(4) {
-        for cb in (0..classes).step_by(4) {
-            let k = (classes - cb).min(4);
-            let mask = mask4(k);
-            let v: [__m256d; 4] = std::array::from_fn(|r| {
-                let at = &src[(rb + r) * classes + cb..];
-                // SAFETY: as in gather_f32, with 4 lanes.
-                unsafe {
-                    if at.len() >= 4 {
-                        _mm256_loadu_pd(at.as_ptr())
-                    } else {
-                        _mm256_maskload_pd(at.as_ptr(), mask)
+        /// Copies `buf[c * 16 + l]` back into the rows of `dst` (the inverse of the gather).
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub(in crate::simd) fn $scatter(buf: &[$t; BUF], classes: usize, dst: &mut [$t]) {
+            let rows = rows_of(dst.len(), classes);
+            let whole = rows - rows % $w;
+            for rb in (0..whole).step_by($w) {
+                // Last class block first: a full store that runs into the next row is
+                // overwritten by that row's own store, which comes later.
+                for cb in (0..classes).step_by($w).rev() {
+                    let k = (classes - cb).min($w);
+                    let v: [$v; $w] = std::array::from_fn(|c| {
+                        let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
+                        // SAFETY: AVX is available; `at` holds $w elements.
+                        unsafe { $loadu(at.as_ptr()) }
+                    });
+                    for (r, row) in $transpose(v).into_iter().enumerate() {
+                        let at = &mut dst[(rb + r) * classes + cb..];
+                        if at.len() >= $w {
+                            // SAFETY: AVX is available; `at` holds at least $w writable elements.
+                            unsafe { $storeu(at.as_mut_ptr(), row) };
+                        } else {
+                            let mut lanes = [<$t>::default(); $w];
+                            // SAFETY: AVX is available; `lanes` holds $w elements.
+                            unsafe { $storeu(lanes.as_mut_ptr(), row) };
+                            at[..k].copy_from_slice(&lanes[..k]);
+                        }
                     }
                 }
-            });
-            for (c, col) in transpose4(v).into_iter().enumerate().take(k) {
-                // cb + c <= 15 and rb <= 12: the 4 lanes at (cb + c) * 16 + rb lie in buf.
-                let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 4];
-                // SAFETY: AVX is available; `at` holds 4 writable f64.
-                unsafe { _mm256_storeu_pd(at.as_mut_ptr(), col) };
             }
+            scatter_rest(buf, classes, whole..rows, dst);
         }
-    }
-    gather_rest(src, classes, whole..rows, buf);
+    };
 }
 
-/// [`scatter_f32`] for f64 (blocks of 4×4).
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(in crate::simd) fn scatter_f64(buf: &[f64; BUF], classes: usize, dst: &mut [f64]) {
-    let rows = rows_of(dst.len(), classes);
-    let whole = rows - rows % 4;
-    for rb in (0..whole).step_by(4) {
-        // Last class block first, as in scatter_f32.
-        for cb in (0..classes).step_by(4).rev() {
-            let k = (classes - cb).min(4);
-            let v: [__m256d; 4] = std::array::from_fn(|c| {
-                let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + 4];
-                // SAFETY: AVX is available; `at` holds 4 f64.
-                unsafe { _mm256_loadu_pd(at.as_ptr()) }
-            });
-            for (r, row) in transpose4(v).into_iter().enumerate() {
-                let at = &mut dst[(rb + r) * classes + cb..];
-                if at.len() >= 4 {
-                    // SAFETY: AVX is available; `at` holds at least 4 writable f64.
-                    unsafe { _mm256_storeu_pd(at.as_mut_ptr(), row) };
-                } else {
-                    store_prefix_pd(&mut at[..k], row);
-                }
-            }
-        }
-    }
-    scatter_rest(buf, classes, whole..rows, dst);
-}
+tile_copies!(
+    gather_f32,
+    scatter_f32,
+    f32,
+    __m256,
+    8,
+    _mm256_loadu_ps,
+    _mm256_maskload_ps,
+    _mm256_storeu_ps,
+    mask8,
+    transpose8
+);
+tile_copies!(
+    gather_f64,
+    scatter_f64,
+    f64,
+    __m256d,
+    4,
+    _mm256_loadu_pd,
+    _mm256_maskload_pd,
+    _mm256_storeu_pd,
+    mask4,
+    transpose4
+);
 
 /// Whole rows in a slice of `len` elements (at most 16; none when `classes` is 0 or 16+, which
 /// the callers never pass).
@@ -189,26 +163,6 @@ fn scatter_rest<T: Copy>(
             *v = buf[(c * 16 + l) % BUF];
         }
     }
-}
-
-/// Writes the first `at.len()` (< 8) lanes of `v` to `at` (`vmaskmov` stores are slow on AMD).
-#[inline(always)]
-fn store_prefix_ps(at: &mut [f32], v: __m256) {
-    let mut lanes = [0.0f32; 8];
-    // SAFETY: AVX is available (callers' target feature); `lanes` holds 8 f32.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
-    let k = at.len().min(8);
-    at[..k].copy_from_slice(&lanes[..k]);
-}
-
-/// Writes the first `at.len()` (< 4) lanes of `v` to `at`.
-#[inline(always)]
-fn store_prefix_pd(at: &mut [f64], v: __m256d) {
-    let mut lanes = [0.0f64; 4];
-    // SAFETY: AVX is available (callers' target feature); `lanes` holds 4 f64.
-    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), v) };
-    let k = at.len().min(4);
-    at[..k].copy_from_slice(&lanes[..k]);
 }
 
 /// Lanes `0..k` (k <= 8) of 8 f32 selected.

@@ -1,0 +1,63 @@
+"""A/B of two builds of the extension in one process: time ratios new/old, results compared.
+
+    python benches/ab_builds.py OLD/_native.abi3.so [--threads 1]
+
+``softloss._native`` (the importable build) is "new"; the file given is loaded beside it as
+"old" (copy it aside before rebuilding). Each ratio is the median of 5 interleaved best-of-3
+timings; both builds must return the same bits.
+"""
+
+import argparse
+import importlib.util
+import timeit
+
+import numpy as np
+
+import softloss as sl
+from softloss import _native as new
+
+SHAPES = [(100_000, 10), (1_000_000, 10), (512, 32000), (2048, 50257)]
+
+
+def calls(x, t):
+    return {
+        "softmax": lambda m: m.softmax(x, -1),
+        "log_softmax": lambda m: m.log_softmax(x, -1),
+        "cross_entropy": lambda m: m.cross_entropy(x, t, None, -100, "mean", 0.0, None),
+        "cross_entropy_with_grad": lambda m: m.cross_entropy_with_grad(
+            x, t, None, -100, "mean", 0.0, None
+        )[1],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    spec = importlib.util.spec_from_file_location("old._native", args.old)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    if args.threads:
+        sl.set_num_threads(args.threads)
+        old.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    for shape in SHAPES:
+        for dt in (np.float32, np.float64):
+            x = rng.standard_normal(shape).astype(dt)
+            t = rng.integers(0, shape[1], shape[0])
+            for name, call in calls(x, t).items():
+                a, b = np.asarray(call(new)), np.asarray(call(old))
+                assert a.tobytes() == b.tobytes(), f"{name} {shape}: the builds differ"
+                n = max(1, int(2e6 // x.size))
+                ratios = []
+                for _ in range(5):
+                    to = min(timeit.repeat(lambda c=call: c(old), number=n, repeat=3))
+                    tn = min(timeit.repeat(lambda c=call: c(new), number=n, repeat=3))
+                    ratios.append(tn / to)
+                med = sorted(ratios)[2]
+                print(f"{name:24s} {shape!s:16s} {np.dtype(dt).name:8s} new/old {med:.2f}")
+
+
+if __name__ == "__main__":
+    main()
