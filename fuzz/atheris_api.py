@@ -296,7 +296,17 @@ def expect_finite(name: str, args: list[Any], kw: dict[str, Any]) -> bool:
     if w is not None and not np.all(np.asarray(w) > 0):
         return False
     ignore = kw.get("ignore_index", -100)
-    return bool(np.any(target != ignore)) and x.size > 0
+    kept = target[target != ignore].astype(np.int64)
+    if kept.size == 0 or x.size == 0:
+        return False
+    if name.endswith(("_backward", "_with_grad")):
+        # The gradient is scaled by grad_output / W (W the targets' weight sum), divided first
+        # as PyTorch does: finite only where that quotient is (a subnormal W overflows it).
+        total = float(np.sum(np.asarray(w, np.float64)[kept])) if w is not None else kept.size
+        go = 1.0 if name.endswith("_with_grad") else float(np.asarray(args[0], np.float64))
+        with np.errstate(over="ignore", divide="ignore"):
+            return bool(np.isfinite(x.dtype.type(go / total)))
+    return True
 
 
 @atheris.instrument_func

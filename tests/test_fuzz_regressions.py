@@ -42,3 +42,19 @@ def test_p1_byteswapped_uint64_target_beyond_int64_raises(name):
 def test_p1_byteswapped_uint64_error_names_the_value():
     with pytest.raises(IndexError, match=str(2**64 - 1)):
         sl.cross_entropy(X[:1], np.array([2**64 - 1], dtype=SWAPPED_U64))
+
+
+# P2 (atheris_api, found by CI's 60-second run): a harness expectation, not a library bug. With
+# reduction="mean" the gradient is -w[t] * (grad_output / W), W the targets' weight sum, divided
+# first as PyTorch does (SPEC: "-w[t_i] * go / W"); a subnormal W overflows the quotient, so
+# nll_loss_backward(1.0, [x0, x1, x2], 0, weight=[5e-324, ...]) is [-inf, 0, 0] although the
+# exact gradient is -1. The harness now expects a finite gradient only where go / W is finite.
+def test_p2_mean_gradient_divides_grad_output_by_the_weight_sum_first():
+    x = np.array([1.4e-45, -2.1875, -2.078125])
+    w = np.array([5e-324, 2.109375, 7.84375])
+    got = sl.nll_loss_backward(1.0, x, np.array(0), weight=w, axis=-1)
+    assert got.tolist() == [-np.inf, 0.0, 0.0]
+    # With a finite quotient the value is -w[t] * (go / W), rounded in that order.
+    w[0] = 1e-300
+    got = sl.nll_loss_backward(1.0, x, np.array(0), weight=w, axis=-1)
+    assert got.tolist() == [-(w[0] * (1.0 / w[0])), 0.0, 0.0]
