@@ -24,6 +24,7 @@ def calls(x, t):
         "softmax": lambda m: m.softmax(x, -1),
         "log_softmax": lambda m: m.log_softmax(x, -1),
         "cross_entropy": lambda m: m.cross_entropy(x, t, None, -100, "mean", 0.0, None),
+        "nll_loss": lambda m: m.nll_loss(x, t, None, -100, "mean", None),
         "cross_entropy_with_grad": lambda m: m.cross_entropy_with_grad(
             x, t, None, -100, "mean", 0.0, None
         )[1],
