@@ -293,8 +293,13 @@ def expect_finite(name: str, args: list[Any], kw: dict[str, Any]) -> bool:
     if target.dtype.kind == "f":
         return target.size > 0
     w = kw.get("weight")
-    if w is not None and not np.all(np.asarray(w) > 0):
-        return False
+    if w is not None:
+        # Positive as the library sees it: converted to the compute dtype (P3: a float64 5e-324
+        # weight of a float32 input becomes 0, so the mean divides by a zero weight sum).
+        compute = np.float32 if x.dtype == np.float16 else x.dtype.newbyteorder("=")
+        w = np.asarray(w).astype(compute)
+        if not np.all(w > 0):
+            return False
     ignore = kw.get("ignore_index", -100)
     kept = target[target != ignore].astype(np.int64)
     if kept.size == 0 or x.size == 0:

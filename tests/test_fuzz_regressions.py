@@ -58,3 +58,17 @@ def test_p2_mean_gradient_divides_grad_output_by_the_weight_sum_first():
     w[0] = 1e-300
     got = sl.nll_loss_backward(1.0, x, np.array(0), weight=w, axis=-1)
     assert got.tolist() == [-(w[0] * (1.0 / w[0])), 0.0, 0.0]
+
+
+# P3 (atheris_api, CI's 60-second run): also a harness expectation. Weights are converted to the
+# input's dtype, so a float64 weight of 5e-324 is 0 for float32 logits; with reduction="mean" the
+# only target's weight sum is then 0 and the mean divides by it (inf here, with label smoothing
+# making the loss sum positive; NaN without). The harness now checks weights in the compute dtype.
+def test_p3_weights_are_converted_to_the_input_dtype_before_the_mean():
+    x = np.array([0.0, 0.0, 0.0, -3.015625], np.float32)
+    w = np.array([5e-324, 7.0, 7.0, 7.0])
+    kw = {"weight": w, "ignore_index": -58, "reduction": "mean", "label_smoothing": 0.1}
+    assert np.isposinf(sl.cross_entropy(x, np.array(0, np.uint64), **kw))
+    assert np.isnan(sl.cross_entropy(x, np.array(0), weight=w))
+    # In float64 the weight survives: without smoothing the mean is finite.
+    assert np.isfinite(sl.cross_entropy(x.astype(np.float64), np.array(0), weight=w))
