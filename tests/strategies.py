@@ -10,12 +10,31 @@ of cases through a ``.npz`` so that a subprocess (another SIMD path) can recompu
 import hashlib
 import json
 import math
+import os
 
 import numpy as np
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import softloss as sl
+
+settings.register_profile(
+    "softloss-properties",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = settings.get_profile("softloss-properties")
+SCALE = float(os.environ.get("SOFTLOSS_PROPERTY_SCALE", "1"))
+
+
+def examples(n):
+    """The property tests' settings (derandomized, no deadline) with n * SCALE examples."""
+    return settings(PROFILE, max_examples=max(1, round(n * SCALE)))
+
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "mean", "sum")

@@ -13,31 +13,17 @@ SOFTLOSS_PROPERTY_SCALE=10 to run ten times as many.
 """
 
 import math
-import os
 
 import numpy as np
 import strategies as S
 from conftest import LAYOUTS
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import softloss as sl
 
-settings.register_profile(
-    "softloss-properties",
-    derandomize=True,
-    database=None,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile("softloss-properties")
-SCALE = float(os.environ.get("SOFTLOSS_PROPERTY_SCALE", "1"))
-
-
-def examples(n):
-    return settings(PROFILE, max_examples=max(1, round(n * SCALE)))
+examples = S.examples
 
 
 # ----------------------------------------------------------------------------- softmax family

@@ -3,7 +3,7 @@
 Generated cases (tests/strategies.py) are saved to a .npz and recomputed by a subprocess per
 supported SIMD path other than this process's (SOFTLOSS_SIMD); every path must give every case
 the same bits, NaN bits included, and every NaN a result holds must be np.nan's bits. Profile
-and example counts as in test_properties.py (SOFTLOSS_PROPERTY_SCALE).
+and example counts from strategies.examples (SOFTLOSS_PROPERTY_SCALE).
 """
 
 import json
@@ -16,9 +16,10 @@ import numpy as np
 import strategies as S
 from hypothesis import given
 from hypothesis import strategies as st
-from test_properties import examples
 
 import softloss as sl
+
+examples = S.examples
 
 SIMD_SCRIPT = """
 import json, sys
