@@ -3,8 +3,9 @@
 //! * Thread count: `SOFTLOSS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else the CPU count;
 //!   [`set_num_threads`] rebuilds the pool. The global rayon pool is never used.
 //! * Work is split into chunks of whole items (rows or `(classes, inner)` blocks) of at least
-//!   [`TASK_ELEMS`] elements. The chunking depends only on the sizes, never on the thread count, and
-//!   per-chunk results come back in chunk order, so reductions are bitwise reproducible.
+//!   [`TASK_ELEMS`] elements, and into at most [`MAX_CHUNKS`] chunks. The chunking depends only on
+//!   the sizes, never on the thread count, and per-chunk results come back in chunk order, so
+//!   reductions are bitwise reproducible.
 //! * Below [`PARALLEL_MIN_ELEMS`] everything runs on the calling thread.
 //! * Fork guard: the pool remembers the process id that built it; a forked child (whose copy of
 //!   the pool has no threads) builds a fresh pool instead of waiting forever on the parent's.
@@ -17,6 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Minimum elements per task (64 KiB of f32): smaller tasks cost more to schedule than to run.
 pub const TASK_ELEMS: usize = 16 * 1024;
+/// The most chunks a call is split into: enough to balance 16 threads with room to spare.
+pub const MAX_CHUNKS: usize = 64;
 /// Below this many elements a call stays on the calling thread.
 pub const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
 
@@ -93,10 +96,15 @@ fn pool() -> Option<Arc<ThreadPool>> {
     Some(built)
 }
 
-/// Items per chunk so that each chunk holds at least [`TASK_ELEMS`] elements.
+/// Items per chunk: at least [`TASK_ELEMS`] elements, and few enough chunks (at most
+/// [`MAX_CHUNKS`]) that a chunk holds several long rows, so that row kernels can overlap one
+/// row's memory traffic with the previous row's arithmetic.
 #[must_use]
-pub fn items_per_chunk(item_elems: usize) -> usize {
-    TASK_ELEMS.div_ceil(item_elems.max(1)).max(1)
+pub fn items_per_chunk(items: usize, item_elems: usize) -> usize {
+    TASK_ELEMS
+        .div_ceil(item_elems.max(1))
+        .max(items.div_ceil(MAX_CHUNKS))
+        .max(1)
 }
 
 /// Runs `f` over fixed chunks of `items` items, handing each chunk its item range and its pieces of
@@ -118,7 +126,7 @@ where
     R: Send,
     F: Fn(Range<usize>, &mut [A], &mut [B]) -> R + Sync,
 {
-    let per = items_per_chunk(item_elems);
+    let per = items_per_chunk(items, item_elems);
     let n_chunks = items.div_ceil(per);
     let run = |c: usize, a: &mut [A], b: &mut [B]| f(c * per..((c + 1) * per).min(items), a, b);
     if n_chunks == 1 {

@@ -13,7 +13,7 @@
 //! log_softmax (exponents `<= 0`, `1 <= s <= C`); `S` is formed as `-(sum w_c (x_c - m) - ln(s)
 //! sum w_c)` in `f64`, so no `-inf * 0` arises from masked logits unless a weighted class is -inf.
 
-use super::cross_entropy_row::contiguous_row;
+use super::cross_entropy_row::contiguous_rows;
 use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
 use super::rowops::{tiles, Tile, TileBufs, GROUP};
@@ -170,18 +170,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
             }
             return sum;
         }
-        for r in 0..blocks.len() {
-            let k = io.k0 + r;
-            let rows = r * classes..(r + 1) * classes;
-            let g = io.g.get_mut(rows.clone()).unwrap_or_default();
-            let part =
-                contiguous_row::<T, T::V<I>>(ctx, &io.x[rows], g, k * classes, k, scale.at(k));
-            if let Some(slot) = io.losses.get_mut(r) {
-                *slot = T::from_f64(part.loss);
-            }
-            sum = sum + part;
-        }
-        sum
+        contiguous_rows::<T, T::V<I>>(ctx, io.x, io.g, io.losses, io.k0, scale)
     }
 }
 

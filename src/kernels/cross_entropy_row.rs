@@ -8,28 +8,64 @@
 //! row sums, with `ln(s)` from the scalar reference so that every path gives the same bits.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{ld, max, reduce, st, update};
-use super::{LossSum, Real};
+use super::rowops::{exp_sum_ahead, ld, max, mul_opt, reduce, st, update};
+use super::{GradScale, LossSum, Real};
 use crate::simd::math::ln_f64;
 use crate::simd::Lanes;
 
-/// Row `k`: the contiguous logits `x`, which start at element `start` of the whole input. Writes
-/// the gradient (times `scale`) into `g` when it is non-empty.
+/// The rows of one chunk, in order: `x` holds whole rows of `classes` logits, the first of them
+/// row `k0` of the input; `g` is empty or as long as `x`, and `losses` is empty or holds one
+/// slot per row. Returns the loss and weight sums, adding rows in order. Each row's max is found
+/// while the row before it computes its exps ([`exp_sum_ahead`]).
 #[inline(always)]
-pub(super) fn contiguous_row<T: Real, V: Lanes<T>>(
+pub(super) fn contiguous_rows<T: Real, V: Lanes<T>>(
     ctx: &Ctx<'_, T>,
     x: &[T],
+    g: &mut [T],
+    losses: &mut [T],
+    k0: usize,
+    scale: GradScale<'_, T>,
+) -> LossSum {
+    let classes = ctx.layout.classes;
+    let mut sum = LossSum::default();
+    let mut m = max::<T, V>(x.get(..classes).unwrap_or_default());
+    for (r, row) in x.chunks_exact(classes).enumerate() {
+        let k = k0 + r;
+        let span = r * classes..(r + 1) * classes;
+        let next = x.get(span.end..span.end + classes).unwrap_or_default();
+        let g = g.get_mut(span).unwrap_or_default();
+        let (part, next_m) =
+            contiguous_row::<T, V>(ctx, row, m, next, g, k * classes, k, scale.at(k));
+        m = next_m;
+        if let Some(slot) = losses.get_mut(r) {
+            *slot = T::from_f64(part.loss);
+        }
+        sum = sum + part;
+    }
+    sum
+}
+
+/// Row `k` with max `m`: the contiguous logits `x`, which start at element `start` of the whole
+/// input. Writes the gradient (times `scale`) into `g` when it is non-empty. Returns the row's
+/// loss and weight, and the max of `next` (the following row, or empty).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn contiguous_row<T: Real, V: Lanes<T>>(
+    ctx: &Ctx<'_, T>,
+    x: &[T],
+    m: T,
+    next: &[T],
     g: &mut [T],
     start: usize,
     k: usize,
     scale: f64,
-) -> LossSum {
+) -> (LossSum, T) {
     let classes = x.len();
     let class = match ctx.target {
         Target::Class(t) => {
             let Some(c) = t.class_of(k, classes) else {
                 update::<T, V>(g, |_| V::splat(T::ZERO));
-                return LossSum::default();
+                return (LossSum::default(), max::<T, V>(next));
             };
             Some(c)
         }
@@ -37,23 +73,20 @@ pub(super) fn contiguous_row<T: Real, V: Lanes<T>>(
     };
     let (eps, weights) = (ctx.eps, ctx.weights());
     let smooth = eps / classes as f64;
-    let m = max::<T, V>(x);
     let mv = V::splat(m);
     let store = !g.is_empty();
-    let s = reduce::<T, V>(classes, |i, len| {
-        let e = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(mv).exp();
-        if store {
-            st(e, g, i, len);
-        }
-        e
-    });
+    let (s, next_m) = exp_sum_ahead::<T, V>(x, mv, next, g);
     let (log_s, mf) = (ln_f64(s), m.to_f64());
     // `sum_c w_c (x_c - m)` (x padded with m, so padded lanes add 0).
     let shifted_sum = |w: Option<&[T]>| {
-        reduce::<T, V>(classes, |i, len| {
-            let d = ld::<T, V>(x, i, len, m).sub(mv);
-            w.map_or(d, |w| d.mul(ld(w, i, len, T::ZERO)))
-        })
+        reduce::<T, V>(
+            classes,
+            #[inline(always)]
+            |i, len| {
+                let d = ld::<T, V>(x, i, len, m).sub(mv);
+                mul_opt(d, w, i, len)
+            },
+        )
     };
     let (loss, weight, q_total) = match (class, ctx.target) {
         (Some(t), _) => {
@@ -66,9 +99,10 @@ pub(super) fn contiguous_row<T: Real, V: Lanes<T>>(
         }
         (None, Target::Prob { y, .. }) => {
             let y = &y[start..start + classes];
-            return prob_target::<T, V>(ctx, x, y, g, Pass { m, s, log_s, scale });
+            let part = prob_target::<T, V>(ctx, x, y, g, Pass { m, s, log_s, scale });
+            return (part, next_m);
         }
-        (None, Target::Class(_)) => return LossSum::default(),
+        (None, Target::Class(_)) => return (LossSum::default(), next_m),
     };
     if store {
         let a = V::splat(T::from_f64(scale * q_total / s));
@@ -99,7 +133,7 @@ pub(super) fn contiguous_row<T: Real, V: Lanes<T>>(
             g[t] = T::from_f64(gt.to_f64() - scale * (1.0 - eps) * ctx.weight(t));
         }
     }
-    LossSum { loss, weight }
+    (LossSum { loss, weight }, next_m)
 }
 
 /// What the first passes over a row found.
@@ -128,19 +162,23 @@ fn prob_target<T: Real, V: Lanes<T>>(
         V::splat(T::from_f64(1.0 - eps)),
         V::splat(T::from_f64(smooth)),
     );
-    let q = |i: usize, len: usize| {
-        let q = ld::<T, V>(y, i, len, T::ZERO).mul(keep).add(add);
-        weights.map_or(q, |w| q.mul(ld(w, i, len, T::ZERO)))
-    };
-    let weighted_y = reduce::<T, V>(classes, |i, len| {
-        let y = ld::<T, V>(y, i, len, T::ZERO);
-        weights.map_or(y, |w| y.mul(ld(w, i, len, T::ZERO)))
-    });
+    let weighted_y = reduce::<T, V>(
+        classes,
+        #[inline(always)]
+        |i, len| {
+            let y = ld::<T, V>(y, i, len, T::ZERO);
+            mul_opt(y, weights, i, len)
+        },
+    );
     let q_total = (1.0 - eps) * weighted_y + smooth * ctx.weight_total;
     let mv = V::splat(p.m);
-    let qx = reduce::<T, V>(classes, |i, len| {
-        q(i, len).mul(ld::<T, V>(x, i, len, p.m).sub(mv))
-    });
+    let qx = reduce::<T, V>(
+        classes,
+        #[inline(always)]
+        |i, len| {
+            q_lanes::<T, V>(y, weights, keep, add, i, len).mul(ld::<T, V>(x, i, len, p.m).sub(mv))
+        },
+    );
     if !g.is_empty() {
         let a = V::splat(T::from_f64(p.scale * q_total / p.s));
         let sv = V::splat(T::from_f64(p.scale));
@@ -148,7 +186,13 @@ fn prob_target<T: Real, V: Lanes<T>>(
         while i < classes {
             let len = V::N.min(classes - i);
             let e = ld::<T, V>(g, i, len, T::ZERO);
-            st(e.mul(a).sub(q(i, len).mul(sv)), g, i, len);
+            st(
+                e.mul(a)
+                    .sub(q_lanes::<T, V>(y, weights, keep, add, i, len).mul(sv)),
+                g,
+                i,
+                len,
+            );
             i += len;
         }
     }
@@ -156,4 +200,19 @@ fn prob_target<T: Real, V: Lanes<T>>(
         loss: p.log_s * q_total - qx,
         weight: 1.0,
     }
+}
+
+/// `q_c = w_c ((1 - eps) y_c + eps / C)` for classes `i..i + len` (a function, not a closure,
+/// so that it compiles with the caller's target features).
+#[inline(always)]
+fn q_lanes<T: Real, V: Lanes<T>>(
+    y: &[T],
+    weights: Option<&[T]>,
+    keep: V,
+    add: V,
+    i: usize,
+    len: usize,
+) -> V {
+    let q = ld::<T, V>(y, i, len, T::ZERO).mul(keep).add(add);
+    mul_opt(q, weights, i, len)
 }

@@ -1,8 +1,8 @@
 //! The elementwise driver of the binary losses: one pass computes per-element losses (kept for
 //! reduction none, summed otherwise) and, when asked, the gradient, over vectors of lanes.
 //!
-//! The sum of the losses uses the fixed lane order of [`super::rowops::reduce`] within chunks of
-//! [`crate::parallel::TASK_ELEMS`] elements and adds the chunk sums in order, so it is the same
+//! The sum of the losses uses the fixed lane order of [`super::rowops::reduce`] within the chunks
+//! of [`crate::parallel::map_chunks`] (sized by the length alone) and adds the chunk sums in order, so it is the same
 //! for every thread count and every instruction set.
 
 use super::rowops::{ld, reduce, st};

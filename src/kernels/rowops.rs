@@ -22,6 +22,16 @@ pub fn ld<T: Real, V: Lanes<T>>(s: &[T], i: usize, len: usize, fill: T) -> V {
     }
 }
 
+/// `v` times the lanes of `w[i..i + len]` (zero past `len`), or `v` itself without `w`. (A
+/// `match`, not `Option::map_or`: its closure would not compile with the caller's target features.)
+#[inline(always)]
+pub fn mul_opt<T: Real, V: Lanes<T>>(v: V, w: Option<&[T]>, i: usize, len: usize) -> V {
+    match w {
+        Some(w) => v.mul(ld(w, i, len, T::ZERO)),
+        None => v,
+    }
+}
+
 /// Writes the first `len` lanes of `v` to `s[i..]`, NaNs canonical ([`Lanes::canon_nan`]).
 #[inline(always)]
 pub fn st<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
@@ -66,6 +76,41 @@ pub fn reduce<T: Real, V: Lanes<T>>(n: usize, mut term: impl FnMut(usize, usize)
     tree16(&totals)
 }
 
+/// `sum exp(x_i - m)` in the order of [`reduce`], storing the exps into `e` unless it is empty
+/// (a slice, not a callback: closures do not inherit the entry point's target features), and
+/// meanwhile the max of `next` (the following row: the same length, or empty for none).
+/// Software pipelining: the next row's first pass, which reads it from memory, overlaps this
+/// row's exps instead of stalling on its own. Returns the sum and the max of `next`. The max is
+/// the value [`max`] returns, except that with a NaN in `next` either may differ; both only
+/// guarantee that the row's results are NaN.
+#[inline(always)]
+pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(x: &[T], m: V, next: &[T], e: &mut [T]) -> (f64, T) {
+    let n = x.len();
+    let mut totals = [0.0f64; 16];
+    let mut next_max = V::splat(T::NEG_INFINITY);
+    let ahead = next.len() == n;
+    let store = !e.is_empty();
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        if ahead {
+            next_max = next_max.max(ld(next, i, len, T::NEG_INFINITY));
+        }
+        let v = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp();
+        if store {
+            st(v, e, i, len);
+        }
+        v.add_to(&mut totals);
+        i += len;
+    }
+    let next_max = if ahead {
+        next_max.reduce_max()
+    } else {
+        max::<T, V>(next)
+    };
+    (tree16(&totals), next_max)
+}
+
 /// `out[i] = f(x[i])` lane-wise (`out.len() == x.len()`).
 #[inline(always)]
 pub fn map<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
@@ -78,25 +123,43 @@ pub fn map<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
     }
 }
 
-/// [`map`] through non-temporal stores for the 64-byte-aligned body of `out` (the edges take
-/// plain stores): for outputs far larger than the last-level cache, where a plain store would
-/// first read each line it writes. Elementwise, so the result is the same as [`map`]'s.
+/// `out[i] = (x[i] - a) - b` lane-wise (log_softmax's output pass), with `stream` through
+/// non-temporal stores for the 64-byte-aligned body of `out` (the edges take plain stores): for
+/// outputs far larger than the last-level cache, where a plain store would first read each line
+/// it writes. Elementwise, so streaming does not change the result. (No closure: one that does
+/// not inline compiles without the entry point's target features.)
 #[inline(always)]
-pub fn map_stream<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
+pub fn sub_sub<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], a: V, b: V, stream: bool) {
     let n = out.len().min(x.len());
-    let head = out.as_ptr().align_offset(64).min(n);
+    let head = if stream {
+        out.as_ptr().align_offset(64).min(n)
+    } else {
+        n
+    };
     let mut i = 0;
     while i < head {
         let len = V::N.min(head - i);
-        st(f(ld(x, i, len, T::ZERO)), out, i, len);
+        st(ld::<T, V>(x, i, len, T::ZERO).sub(a).sub(b), out, i, len);
         i += len;
     }
+    if !stream {
+        return;
+    }
     while i + V::N <= n {
-        f(V::load(&x[i..])).canon_nan().stream(&mut out[i..]);
+        V::load(&x[i..])
+            .sub(a)
+            .sub(b)
+            .canon_nan()
+            .stream(&mut out[i..]);
         i += V::N;
     }
     if i < n {
-        st(f(ld(x, i, n - i, T::ZERO)), out, i, n - i);
+        st(
+            ld::<T, V>(x, i, n - i, T::ZERO).sub(a).sub(b),
+            out,
+            i,
+            n - i,
+        );
     }
 }
 

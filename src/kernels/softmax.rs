@@ -22,7 +22,8 @@
 //! sum in f64 in class order.
 
 use super::rowops::{
-    ld, map, map_stream, max, reduce, st, tiles, update, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+    exp_sum_ahead, ld, map, max, st, sub_sub, tiles, update, LaneSum, Tile, TileBufs, GROUP,
+    SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -117,8 +118,20 @@ impl<T: Real> Kernel for Forward<'_, T> {
             }
             return;
         }
-        for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
-            row::<T, T::V<I>>(kind, xr, or, stream);
+        if block < SHORT_ROW || block * std::mem::size_of::<T>() > ONLINE_MIN_BYTES {
+            for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
+                other_row::<T, T::V<I>>(kind, xr, or, stream);
+            }
+        } else {
+            let mut m = max::<T, T::V<I>>(x.get(..block).unwrap_or_default());
+            for (r, (xr, or)) in x
+                .chunks_exact(block)
+                .zip(out.chunks_exact_mut(block))
+                .enumerate()
+            {
+                let next = x.get((r + 1) * block..(r + 2) * block).unwrap_or_default();
+                m = row::<T, T::V<I>>(kind, xr, m, next, or, stream);
+            }
         }
         if stream {
             isa.stream_fence();
@@ -126,38 +139,44 @@ impl<T: Real> Kernel for Forward<'_, T> {
     }
 }
 
-/// One contiguous row; with `stream`, log_softmax's output pass uses non-temporal stores.
-/// (softmax scales its output in place, in cache, so streaming would need a scratch row: measured
-/// no faster on the development machine, so it keeps plain stores.)
+/// A contiguous row that is neither short nor too long for L2.
 #[inline(always)]
-fn row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
+fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
     if x.len() < SHORT_ROW {
-        return short_row::<T, V>(kind, x, out);
+        short_row::<T, V>(kind, x, out);
+    } else if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
+        row_online::<T, V>(kind, x, out, stream);
+    } else {
+        row::<T, V>(kind, x, max::<T, V>(x), &[], out, stream);
     }
-    if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
-        return row_online::<T, V>(kind, x, out, stream);
-    }
-    let m = V::splat(max::<T, V>(x));
+}
+
+/// The three-pass route for one contiguous row with max `m`; with `stream`, log_softmax's output
+/// pass uses non-temporal stores. (softmax scales its output in place, in cache, so streaming
+/// would need a scratch row: measured no faster on the development machine, so it keeps plain
+/// stores.) Returns the max of `next`, the following row (or empty), found during the exps.
+#[inline(always)]
+fn row<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    x: &[T],
+    m: T,
+    next: &[T],
+    out: &mut [T],
+    stream: bool,
+) -> T {
+    let m = V::splat(m);
     match kind {
         Kind::Softmax => {
-            let s = reduce::<T, V>(x.len(), |i, len| {
-                let e = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp();
-                st(e, out, i, len);
-                e
-            });
+            let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, out);
             let inv = V::splat(T::from_f64(1.0 / s));
             update::<T, V>(out, |v| v.mul(inv));
+            next_m
         }
         Kind::LogSoftmax => {
-            let s = reduce::<T, V>(x.len(), |i, len| {
-                ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp()
-            });
+            let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, &mut []);
             let log_s = V::splat(T::from_f64(ln_f64(s)));
-            if stream {
-                map_stream::<T, V>(x, out, |v| v.sub(m).sub(log_s));
-            } else {
-                map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
-            }
+            sub_sub::<T, V>(x, out, m, log_s, stream);
+            next_m
         }
     }
 }
@@ -204,24 +223,28 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
             s *= crate::simd::math::exp_f64(m.to_f64() - part_max.to_f64());
             m = part_max;
         }
-        let mv = V::splat(m);
-        s += reduce::<T, V>(part.len(), |i, len| {
-            ld::<T, V>(part, i, len, T::NEG_INFINITY).sub(mv).exp()
-        });
+        s += exp_sum_ahead::<T, V>(part, V::splat(m), &[], &mut []).0;
     }
     let m = V::splat(m);
     match kind {
         Kind::Softmax => {
+            // A loop, not `map` with a closure: the closure would not inline its exp.
             let inv = V::splat(T::from_f64(1.0 / s));
-            map::<T, V>(x, out, |v| v.sub(m).exp().mul(inv));
+            let mut i = 0;
+            while i < x.len() {
+                let len = V::N.min(x.len() - i);
+                st(
+                    ld::<T, V>(x, i, len, T::ZERO).sub(m).exp().mul(inv),
+                    out,
+                    i,
+                    len,
+                );
+                i += len;
+            }
         }
         Kind::LogSoftmax => {
             let log_s = V::splat(T::from_f64(ln_f64(s)));
-            if stream {
-                map_stream::<T, V>(x, out, |v| v.sub(m).sub(log_s));
-            } else {
-                map::<T, V>(x, out, |v| v.sub(m).sub(log_s));
-            }
+            sub_sub::<T, V>(x, out, m, log_s, stream);
         }
     }
 }
@@ -310,6 +333,7 @@ fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classe
 
 #[cfg(test)]
 mod tests {
+    use super::super::rowops::reduce;
     use super::*;
 
     fn run<T: Real>(kind: Kind, x: &[T], layout: Layout) -> Vec<T> {
@@ -463,7 +487,7 @@ mod tests {
         }
     }
 
-    /// One contiguous row through [`row`], streamed or not.
+    /// One contiguous row through [`other_row`], streamed or not.
     struct Row<'a> {
         kind: Kind,
         x: &'a [f32],
@@ -473,7 +497,7 @@ mod tests {
     impl Kernel for Row<'_> {
         type Output = ();
         fn run<I: Isa>(self, isa: I) {
-            row::<f32, I::F32>(self.kind, self.x, self.out, self.stream);
+            other_row::<f32, I::F32>(self.kind, self.x, self.out, self.stream);
             isa.stream_fence();
         }
     }
