@@ -339,3 +339,31 @@ def test_out_untouched_when_another_argument_is_bad(thunk):
     with pytest.raises((ValueError, TypeError)):
         thunk(out)
     np.testing.assert_array_equal(out, 7.0)
+
+
+@pytest.mark.parametrize("where", [0, 1, 16, 299_983, 299_999])
+@pytest.mark.parametrize("which", ["input", "target"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_range_is_checked_in_the_kernel_pass(where: int, which: str, dtype: type) -> None:
+    # The [0, 1] check runs inside the (multi-chunk, multi-thread) loss pass; the error still
+    # names the first bad element, for every function and reduction.
+    n = 300_000
+    rng = np.random.default_rng(where)
+    x = rng.uniform(0, 1, n).astype(dtype)
+    y = rng.uniform(0, 1, n).astype(dtype)
+    bad_value = {0: np.nan, 1: -0.5}.get(where, 1.5)
+    (x if which == "input" else y)[where] = bad_value
+    (x if which == "input" else y)[-1 if where != n - 1 else 0] = 7.0  # a later/earlier culprit
+    first = min(where, n - 1 if where != n - 1 else 0)
+    calls = [
+        lambda: sl.binary_cross_entropy(x, y),
+        lambda: sl.binary_cross_entropy(x, y, reduction="sum"),
+        lambda: sl.binary_cross_entropy(x, y, reduction="none"),
+        lambda: sl.binary_cross_entropy_backward(1.0, x, y),
+        lambda: sl.binary_cross_entropy_backward(np.ones(n, dtype), x, y, reduction="none"),
+        lambda: sl.binary_cross_entropy_with_grad(x, y),
+        lambda: sl.binary_cross_entropy_with_grad(x, y, reduction="none"),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=rf"every {which} value .* at flat index {first}\b"):
+            call()

@@ -11,11 +11,12 @@ use crate::error::{Error, Result};
 use crate::kernels::bce::Bce;
 use crate::kernels::bce_logits::BceLogits;
 use crate::kernels::pointwise::{self, Inputs, Want};
-use crate::kernels::{bce, scalar_grad_scale, GradScale, Reduction};
+use crate::kernels::{bce, scalar_grad_scale, GradScale, LossSum, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(binary_cross_entropy, m)?)?;
@@ -118,9 +119,6 @@ fn compute<'py, T: Float>(
         weight,
         pos_weight,
     } = args.slices()?;
-    if !logits {
-        check_probabilities(xs, ys)?;
-    }
     let inputs = Inputs {
         x: xs,
         y: ys,
@@ -128,29 +126,55 @@ fn compute<'py, T: Float>(
         pos_weight,
     };
     let n = xs.len();
-    let run = move |want: Want, losses: &mut [T], grad: &mut [T], scale: GradScale<'_, T>| {
-        if logits {
+    // The kernel checks the [0, 1] range of probabilities in its one pass; every output here is
+    // new, so on a violation the result is dropped and the error names the first culprit.
+    let in_range = AtomicBool::new(true);
+    let run = |want: Want, losses: &mut [T], grad: &mut [T], scale: GradScale<'_, T>| {
+        let outcome = if logits {
             pointwise::run(BceLogits, want, inputs, losses, grad, scale)
         } else {
             pointwise::run(Bce, want, inputs, losses, grad, scale)
+        };
+        if !outcome.in_range {
+            in_range.store(false, Ordering::Relaxed);
         }
+        outcome.sum
     };
+    let result = run_ask(py, ask, x.shape(), reduction, n, run)?;
+    if !in_range.load(Ordering::Relaxed) {
+        check_probabilities(xs, ys)?;
+        return Err(Error::Value(
+            "binary_cross_entropy: input and target must be in [0, 1]".to_owned(),
+        ));
+    }
+    Ok(result)
+}
+
+/// Runs what `ask` asks for through `run` (want, losses, gradient, scale -> loss sum).
+fn run_ask<'py, T: Float>(
+    py: Python<'py>,
+    ask: &Ask<'_, 'py, T>,
+    shape: &[usize],
+    reduction: Reduction,
+    n: usize,
+    run: impl Sync + Fn(Want, &mut [T], &mut [T], GradScale<'_, T>) -> LossSum,
+) -> Result<Bound<'py, PyAny>> {
     match ask {
-        Ask::Loss => run_loss(py, reduction, x.shape(), 2 * n, |losses| {
+        Ask::Loss => run_loss(py, reduction, shape, 2 * n, |losses| {
             run(Want::Loss, losses, &mut [], GradScale::Uniform(0.0))
         }),
         Ask::Grad(go) => {
-            let go = GradOutput::new(go, reduction, x.shape())?;
+            let go = GradOutput::new(go, reduction, shape)?;
             let scale = go.scale(reduction, n as f64)?;
-            let grad = Output::<T>::new(py, x.shape());
+            let grad = Output::<T>::new(py, shape);
             grad.fill(3 * n, |g| run(Want::Grad, &mut [], g, scale))?;
             Ok(grad.into_any())
         }
         Ask::Both => {
             let scale = GradScale::Uniform(scalar_grad_scale(reduction, 1.0, n as f64));
-            let grad = Output::<T>::new(py, x.shape());
+            let grad = Output::<T>::new(py, shape);
             let loss = grad.with_slice(|g| {
-                run_loss(py, reduction, x.shape(), 3 * n, |losses| {
+                run_loss(py, reduction, shape, 3 * n, |losses| {
                     run(Want::Both, losses, g, scale)
                 })
             })?;

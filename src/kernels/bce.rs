@@ -3,7 +3,9 @@
 //! Formula, elementwise: `l = -w (y max(ln x, -100) + (1 - y) max(ln(1 - x), -100))`, with
 //! `ln(1 - x)` computed as `ln_1p(-x)`. The clamp applies to each log before the products, so
 //! `x = 0, y = 1` gives exactly 100 and no `0 * -inf` can occur. Inputs and targets must lie in
-//! `[0, 1]` (checked by [`first_out_of_range`] before anything is written). mean divides the sum
+//! `[0, 1]`: the pass itself checks every element ([`pointwise::Outcome::in_range`], which the
+//! bindings turn into an error and a discarded result); [`first_out_of_range`] finds the first
+//! culprit for the message. The functions below return the sum only, for callers that checked. mean divides the sum
 //! by the element count (weights are not normalised).
 //!
 //! Gradient (PyTorch's, not the derivative of the clamped forward):
@@ -31,6 +33,8 @@ pub fn first_out_of_range<T: Real>(v: &[T]) -> Option<usize> {
 pub struct Bce;
 
 impl PointLoss for Bce {
+    const UNIT_INTERVAL: bool = true;
+
     #[inline(always)]
     fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
         let floor = V::splat(T::LOG_FLOOR);
@@ -65,6 +69,7 @@ pub fn forward<T: Real>(x: &[T], y: &[T], weight: Option<&[T]>, losses: &mut [T]
         &mut [],
         GradScale::Uniform(0.0),
     )
+    .sum
 }
 
 /// The gradient with respect to `x`, scaled per element by `scale`, into `grad`.
@@ -112,6 +117,7 @@ pub fn with_grad<T: Real>(
         grad,
         scale,
     )
+    .sum
 }
 
 #[cfg(test)]

@@ -20,27 +20,51 @@ pub struct BceLogits;
 impl PointLoss for BceLogits {
     #[inline(always)]
     fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
-        let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
-        let soft = ln_1p::<T, V>(zero.sub(s.x.abs()).exp());
-        let pos_coef = s.pw.mul(s.y);
-        let neg_coef = one.sub(s.y);
-        let pos = pos_coef
-            .mul(s.x.min(zero).sub(soft))
-            .zero_where_zero(pos_coef);
-        let neg = neg_coef
-            .mul(zero.sub(s.x).min(zero).sub(soft))
-            .zero_where_zero(neg_coef);
-        zero.sub(s.w.mul(pos.add(neg)))
+        loss_from::<T, V>(s, exp_neg_abs::<T, V>(s.x))
     }
 
     #[inline(always)]
     fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
-        let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
-        let e = zero.sub(s.x.abs()).exp();
-        let sig = s.x.select_nonneg(one.div(one.add(e)), e.div(one.add(e)));
-        let coef = one.add(s.pw.sub(one).mul(s.y));
-        s.w.mul(coef.mul(sig).sub(s.pw.mul(s.y)))
+        grad_from::<T, V>(s, exp_neg_abs::<T, V>(s.x))
     }
+
+    #[inline(always)]
+    fn both<T: Real, V: Lanes<T>>(self, s: Step<V>) -> (V, V) {
+        let e = exp_neg_abs::<T, V>(s.x);
+        (loss_from::<T, V>(s, e), grad_from::<T, V>(s, e))
+    }
+}
+
+/// `e = exp(-|x|)`, which the loss and the gradient share.
+#[inline(always)]
+fn exp_neg_abs<T: Real, V: Lanes<T>>(x: V) -> V {
+    V::splat(T::ZERO).sub(x.abs()).exp()
+}
+
+/// The loss lanes, given `e`.
+#[inline(always)]
+fn loss_from<T: Real, V: Lanes<T>>(s: Step<V>, e: V) -> V {
+    let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
+    let soft = ln_1p::<T, V>(e);
+    let pos_coef = s.pw.mul(s.y);
+    let neg_coef = one.sub(s.y);
+    let pos = pos_coef
+        .mul(s.x.min(zero).sub(soft))
+        .zero_where_zero(pos_coef);
+    let neg = neg_coef
+        .mul(zero.sub(s.x).min(zero).sub(soft))
+        .zero_where_zero(neg_coef);
+    zero.sub(s.w.mul(pos.add(neg)))
+}
+
+/// The gradient lanes for grad_output 1, given `e`.
+#[inline(always)]
+fn grad_from<T: Real, V: Lanes<T>>(s: Step<V>, e: V) -> V {
+    let one = V::splat(T::ONE);
+    // One division: the numerator is chosen first (the same bits as dividing each).
+    let sig = s.x.select_nonneg(one, e).div(one.add(e));
+    let coef = one.add(s.pw.sub(one).mul(s.y));
+    s.w.mul(coef.mul(sig).sub(s.pw.mul(s.y)))
 }
 
 /// Losses (into `losses` when it has one slot per element) and their sum.
@@ -64,6 +88,7 @@ pub fn forward<T: Real>(
         &mut [],
         GradScale::Uniform(0.0),
     )
+    .sum
 }
 
 /// The gradient with respect to `x`, scaled per element by `scale`, into `grad`.
@@ -113,6 +138,7 @@ pub fn with_grad<T: Real>(
         grad,
         scale,
     )
+    .sum
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! of [`crate::parallel::map_chunks`] (sized by the length alone) and adds the chunk sums in order, so it is the same
 //! for every thread count and every instruction set.
 
-use super::rowops::{ld, reduce, st};
+use super::rowops::{ld, st};
 use super::{GradScale, LossSum, Real};
 use crate::parallel;
+use crate::simd::math::tree16;
 use crate::simd::{self, Isa, Kernel, Lanes};
 
 /// The arrays of an elementwise loss (all of the same length).
@@ -42,6 +43,14 @@ pub trait PointLoss: Copy + Send + Sync {
     fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V;
     /// The gradient lanes for grad_output 1.
     fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V;
+    /// Both, sharing what they have in common; the same bits as [`Self::loss`] and [`Self::grad`].
+    #[inline(always)]
+    fn both<T: Real, V: Lanes<T>>(self, s: Step<V>) -> (V, V) {
+        (self.loss::<T, V>(s), self.grad::<T, V>(s))
+    }
+    /// Whether inputs and targets must lie in `[0, 1]`: then [`run`] checks every element in the
+    /// same pass (no separate pass over memory) and reports whether all were.
+    const UNIT_INTERVAL: bool = false;
 }
 
 /// What one pass computes.
@@ -55,9 +64,18 @@ pub enum Want {
     Both,
 }
 
+/// What [`run`] found.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// The loss sum (0 unless the losses are wanted) and the element count.
+    pub sum: LossSum,
+    /// False when the loss requires [`PointLoss::UNIT_INTERVAL`] inputs and some input or target
+    /// was outside `[0, 1]` or NaN: the outputs are then meaningless and must be discarded.
+    pub in_range: bool,
+}
+
 /// Runs `loss` over `inputs`: per-element losses into `losses` when it has one slot per element,
-/// the gradient times `scale` into `grad` when it is non-empty; returns the loss sum (0 unless
-/// the losses are wanted) and the element count.
+/// the gradient times `scale` into `grad` when it is non-empty.
 pub fn run<T: Real, L: PointLoss>(
     loss: L,
     want: Want,
@@ -65,7 +83,7 @@ pub fn run<T: Real, L: PointLoss>(
     losses: &mut [T],
     grad: &mut [T],
     scale: GradScale<'_, T>,
-) -> LossSum {
+) -> Outcome {
     let n = inputs.x.len();
     let (loss_per, grad_per) = (
         usize::from(!losses.is_empty()),
@@ -84,9 +102,12 @@ pub fn run<T: Real, L: PointLoss>(
             want_loss,
         })
     });
-    LossSum {
-        weight: n as f64,
-        ..LossSum::total(parts)
+    Outcome {
+        sum: LossSum {
+            weight: n as f64,
+            ..LossSum::total(parts.iter().map(|p| p.0))
+        },
+        in_range: parts.iter().all(|p| p.1),
     }
 }
 
@@ -102,16 +123,16 @@ struct Chunk<'a, 'c, T, L> {
 }
 
 impl<T: Real, L: PointLoss> Kernel for Chunk<'_, '_, T, L> {
-    type Output = LossSum;
+    type Output = (LossSum, bool);
 
     #[inline(always)]
-    fn run<I: Isa>(self, _: I) -> LossSum {
+    fn run<I: Isa>(self, _: I) -> (LossSum, bool) {
         chunk::<T, T::V<I>, L>(self)
     }
 }
 
 #[inline(always)]
-fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> LossSum {
+fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum, bool) {
     let Chunk {
         loss,
         inputs,
@@ -128,41 +149,65 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> LossSum 
     let pw = inputs.pos_weight.map(|p| &p[span.clone()]);
     let one = V::splat(T::ONE);
     let ones = [T::ONE; 16];
-    // Padded lanes get x = y = 0 and weight 0, so their losses are exactly zero.
-    let step = |i: usize, len: usize| Step {
-        x: ld::<T, V>(x, i, len, T::ZERO),
-        y: ld::<T, V>(y, i, len, T::ZERO),
-        w: w.map_or_else(|| ld(&ones, 0, len, T::ZERO), |w| ld(w, i, len, T::ZERO)),
-        pw: pw.map_or(one, |p| ld(p, i, len, T::ONE)),
-    };
     let (store_loss, store_grad) = (!losses.is_empty(), !grad.is_empty());
-    let uniform = match scale {
-        GradScale::Uniform(s) => Some(V::splat(T::from_f64(s))),
-        GradScale::PerElement(_) => None,
+    let (uniform, go) = match scale {
+        GradScale::Uniform(s) => (V::splat(T::from_f64(s)), &[][..]),
+        GradScale::PerElement(go) => (one, &go[span]),
     };
-    let go = match scale {
-        GradScale::PerElement(go) => &go[span],
-        GradScale::Uniform(_) => &[],
-    };
-    let total = reduce::<T, V>(n, |i, len| {
-        let s = step(i, len);
-        if store_grad {
-            let sv = uniform.unwrap_or_else(|| ld(go, i, len, T::ZERO));
-            st(loss.grad::<T, V>(s).mul(sv), grad, i, len);
+    // The loop of `rowops::reduce`, written out: a closure this large is not inlined, and then
+    // compiles without the entry point's target features (tests/test_codegen.py).
+    let mut totals = [0.0f64; 16];
+    let mut outside = false;
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        // Padded lanes get x = y = 0 and weight 0, so their losses are exactly zero, and they
+        // are inside [0, 1].
+        let s = Step {
+            x: ld::<T, V>(x, i, len, T::ZERO),
+            y: ld::<T, V>(y, i, len, T::ZERO),
+            w: match w {
+                Some(w) => ld(w, i, len, T::ZERO),
+                None => ld(&ones, 0, len, T::ZERO),
+            },
+            pw: match pw {
+                Some(p) => ld(p, i, len, T::ONE),
+                None => one,
+            },
+        };
+        if L::UNIT_INTERVAL {
+            outside |= s.x.any_outside_unit() | s.y.any_outside_unit();
         }
-        if !want_loss {
-            return V::splat(T::ZERO);
-        }
-        let l = loss.loss::<T, V>(s);
+        let l = if store_grad {
+            let (l, g) = if want_loss {
+                loss.both::<T, V>(s)
+            } else {
+                (V::splat(T::ZERO), loss.grad::<T, V>(s))
+            };
+            let sv = if go.is_empty() {
+                uniform
+            } else {
+                ld(go, i, len, T::ZERO)
+            };
+            st(g.mul(sv), grad, i, len);
+            l
+        } else {
+            loss.loss::<T, V>(s)
+        };
         if store_loss {
             st(l, losses, i, len);
         }
-        l
-    });
-    LossSum {
-        loss: total,
-        weight: 0.0,
+        l.add_to(&mut totals);
+        i += len;
     }
+    let total = tree16(&totals);
+    (
+        LossSum {
+            loss: total,
+            weight: 0.0,
+        },
+        !outside,
+    )
 }
 
 /// `ln(1 + u)` for `u >= -1`: `ln(1 + u)` corrected by `(u - ((1 + u) - 1)) / (1 + u)`, which
