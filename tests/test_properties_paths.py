@@ -127,3 +127,24 @@ def test_every_nan_result_is_the_canonical_quiet_nan(case):
     except (TypeError, ValueError, IndexError):
         return
     assert_nans_canonical(result)
+
+
+def test_special_long_rows_are_all_canonical_nan() -> None:
+    # The three-pass and online row routes store without canonicalising when the row sum is not
+    # NaN, and fill the row with np.nan when it is: every NaN-producing row must come out as
+    # exactly np.nan's bits, whatever NaN (sign, payload) the input held.
+    for dtype, classes in [(np.float32, 1000), (np.float32, 70_000), (np.float64, 40_000)]:
+        x = np.random.default_rng(classes).standard_normal((6, classes)).astype(dtype)
+        uint = np.uint32 if dtype == np.float32 else np.uint64
+        negative_nan = np.array(-np.nan, dtype)
+        payload_nan = (np.array(np.nan, dtype).view(uint) | 1).view(dtype)
+        x[0, 5] = negative_nan
+        x[1, -1] = payload_nan
+        x[2, 3] = np.inf
+        x[3] = -np.inf
+        # rows 4 and 5 stay finite
+        want = np.array(np.nan, dtype).view(uint)
+        for f in (sl.softmax, sl.log_softmax):
+            out = f(x)
+            assert np.all(out[:4].view(uint) == want), (f.__name__, dtype, classes)
+            assert np.all(np.isfinite(out[4:]) | (out[4:] == -np.inf))

@@ -43,6 +43,30 @@ pub fn st<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
     }
 }
 
+/// [`st`] without [`Lanes::canon_nan`]: only for values that a later pass overwrites through
+/// [`st`], or that are known not to be NaN (a NaN's bits would then depend on the path).
+#[inline(always)]
+pub fn st_raw<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
+    if len == V::N {
+        v.store(&mut s[i..]);
+    } else {
+        v.store_partial(&mut s[i..i + len]);
+    }
+}
+
+/// `out[i] *= a` with [`st_raw`] stores: for a row known to hold no NaN.
+#[inline(always)]
+pub fn scale_raw<T: Real, V: Lanes<T>>(out: &mut [T], a: V) {
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let len = V::N.min(n - i);
+        let v = ld::<T, V>(out, i, len, T::ZERO).mul(a);
+        st_raw(v, out, i, len);
+        i += len;
+    }
+}
+
 /// The maximum of `x` (-inf when empty); a NaN anywhere taints later arithmetic, not this value.
 #[inline(always)]
 pub fn max<T: Real, V: Lanes<T>>(x: &[T]) -> T {
@@ -77,7 +101,8 @@ pub fn reduce<T: Real, V: Lanes<T>>(n: usize, mut term: impl FnMut(usize, usize)
 }
 
 /// `sum exp(x_i - m)` in the order of [`reduce`], storing the exps into `e` unless it is empty
-/// (a slice, not a callback: closures do not inherit the entry point's target features), and
+/// (with [`st_raw`]: a later pass must rewrite them, or the caller must check the sum for NaN;
+/// a slice, not a callback: closures do not inherit the entry point's target features), and
 /// meanwhile the max of `next` (the following row: the same length, or empty for none).
 /// Software pipelining: the next row's first pass, which reads it from memory, overlaps this
 /// row's exps instead of stalling on its own. Returns the sum and the max of `next`. The max is
@@ -98,7 +123,7 @@ pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(x: &[T], m: V, next: &[T], e: &mut [T
         }
         let v = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp();
         if store {
-            st(v, e, i, len);
+            st_raw(v, e, i, len);
         }
         v.add_to(&mut totals);
         i += len;
@@ -123,11 +148,12 @@ pub fn map<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], f: impl Fn(V) -> V) {
     }
 }
 
-/// `out[i] = (x[i] - a) - b` lane-wise (log_softmax's output pass), with `stream` through
-/// non-temporal stores for the 64-byte-aligned body of `out` (the edges take plain stores): for
-/// outputs far larger than the last-level cache, where a plain store would first read each line
-/// it writes. Elementwise, so streaming does not change the result. (No closure: one that does
-/// not inline compiles without the entry point's target features.)
+/// `out[i] = (x[i] - a) - b` lane-wise (log_softmax's output pass) with raw stores, for a row
+/// known to give no NaN; with `stream` through non-temporal stores for the 64-byte-aligned body
+/// of `out` (the edges take plain stores): for outputs far larger than the last-level cache,
+/// where a plain store would first read each line it writes. Elementwise, so streaming does not
+/// change the result. (No closure: one that does not inline compiles without the entry point's
+/// target features.)
 #[inline(always)]
 pub fn sub_sub<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], a: V, b: V, stream: bool) {
     let n = out.len().min(x.len());
@@ -139,7 +165,7 @@ pub fn sub_sub<T: Real, V: Lanes<T>>(x: &[T], out: &mut [T], a: V, b: V, stream:
     let mut i = 0;
     while i < head {
         let len = V::N.min(head - i);
-        st(ld::<T, V>(x, i, len, T::ZERO).sub(a).sub(b), out, i, len);
+        st_raw(ld::<T, V>(x, i, len, T::ZERO).sub(a).sub(b), out, i, len);
         i += len;
     }
     if !stream {

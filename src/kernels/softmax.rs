@@ -22,8 +22,8 @@
 //! sum in f64 in class order.
 
 use super::rowops::{
-    exp_sum_ahead, ld, map, max, st, sub_sub, tiles, update, LaneSum, Tile, TileBufs, GROUP,
-    SHORT_ROW,
+    exp_sum_ahead, ld, map, max, scale_raw, st, st_raw, sub_sub, tiles, LaneSum, Tile, TileBufs,
+    GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -165,18 +165,37 @@ fn row<T: Real, V: Lanes<T>>(
     stream: bool,
 ) -> T {
     let m = V::splat(m);
+    let store: &mut [T] = if kind == Kind::Softmax {
+        &mut *out
+    } else {
+        &mut []
+    };
+    let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, store);
+    write_output::<T, V>(kind, x, m, s, out, stream);
+    next_m
+}
+
+/// The output pass of both routes, from the row's max `m` and sum `s` (softmax's `out` holds
+/// the unscaled exps). A NaN anywhere in a row makes `s` NaN and every output NaN; otherwise
+/// `1 <= s <= C`, no output is NaN, and the stores skip [`Lanes::canon_nan`].
+#[inline(always)]
+fn write_output<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    x: &[T],
+    m: V,
+    s: f64,
+    out: &mut [T],
+    stream: bool,
+) {
+    if s.is_nan() {
+        out.fill(T::from_f64(f64::NAN));
+        return;
+    }
     match kind {
-        Kind::Softmax => {
-            let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, out);
-            let inv = V::splat(T::from_f64(1.0 / s));
-            update::<T, V>(out, |v| v.mul(inv));
-            next_m
-        }
+        Kind::Softmax => scale_raw::<T, V>(out, V::splat(T::from_f64(1.0 / s))),
         Kind::LogSoftmax => {
-            let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, &mut []);
             let log_s = V::splat(T::from_f64(ln_f64(s)));
             sub_sub::<T, V>(x, out, m, log_s, stream);
-            next_m
         }
     }
 }
@@ -226,26 +245,20 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
         s += exp_sum_ahead::<T, V>(part, V::splat(m), &[], &mut []).0;
     }
     let m = V::splat(m);
-    match kind {
-        Kind::Softmax => {
-            // A loop, not `map` with a closure: the closure would not inline its exp.
-            let inv = V::splat(T::from_f64(1.0 / s));
-            let mut i = 0;
-            while i < x.len() {
-                let len = V::N.min(x.len() - i);
-                st(
-                    ld::<T, V>(x, i, len, T::ZERO).sub(m).exp().mul(inv),
-                    out,
-                    i,
-                    len,
-                );
-                i += len;
-            }
-        }
-        Kind::LogSoftmax => {
-            let log_s = V::splat(T::from_f64(ln_f64(s)));
-            sub_sub::<T, V>(x, out, m, log_s, stream);
-        }
+    if kind == Kind::LogSoftmax || s.is_nan() {
+        // (For softmax only the NaN fill: `write_output` would scale exps `out` does not hold.)
+        write_output::<T, V>(kind, x, m, s, out, stream);
+        return;
+    }
+    // Softmax recomputes the exps in its output pass. A loop, not `map` with a closure: the
+    // closure would not inline its exp. No NaN (see `write_output`), so raw stores.
+    let inv = V::splat(T::from_f64(1.0 / s));
+    let mut i = 0;
+    while i < x.len() {
+        let len = V::N.min(x.len() - i);
+        let v = ld::<T, V>(x, i, len, T::ZERO).sub(m).exp().mul(inv);
+        st_raw(v, out, i, len);
+        i += len;
     }
 }
 
