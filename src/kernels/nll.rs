@@ -11,6 +11,8 @@
 //! `go / W` (mean).
 
 use super::{GradScale, Layout, LossSum, Real};
+use crate::parallel;
+use std::ops::Range;
 
 /// Class targets (one per row), optional per-class weights and the ignored value.
 #[derive(Clone, Copy, Debug)]
@@ -89,9 +91,64 @@ fn for_each_row(layout: Layout, mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// The work of one row for the thread thresholds, in elements: a gather touches one cache line
+/// (16 f32), however long the row; so `(2048, 50257)` stays on one thread and `(1000000, 10)`
+/// does not.
+const ROW_COST: usize = 16;
+
 /// The losses of every row: written to `losses` when it has one slot per row (reduction none),
-/// and summed with their weights either way.
+/// and summed with their weights either way (in row order within the size-fixed chunks of
+/// [`parallel::map_chunks`], then in chunk order).
 pub fn forward<T: Real>(
+    input: &[T],
+    targets: &ClassTargets<'_, T>,
+    layout: Layout,
+    losses: &mut [T],
+) -> LossSum {
+    let block = layout.block_len();
+    if block == 0 {
+        return forward_rows(input, targets, layout, losses);
+    }
+    let loss_per = if losses.is_empty() { 0 } else { layout.inner };
+    let parts = parallel::map_chunks(
+        layout.outer,
+        layout.inner * ROW_COST,
+        losses,
+        loss_per,
+        &mut [] as &mut [u8],
+        0,
+        |r, l, _| {
+            let (input, targets, local) = chunk(input, targets, layout, r);
+            forward_rows(input, &targets, local, l)
+        },
+    );
+    LossSum::total(parts)
+}
+
+/// The input, targets and layout of the outer blocks `r`.
+fn chunk<'a, T: Real>(
+    input: &'a [T],
+    targets: &ClassTargets<'a, T>,
+    layout: Layout,
+    r: Range<usize>,
+) -> (&'a [T], ClassTargets<'a, T>, Layout) {
+    let (block, inner) = (layout.block_len(), layout.inner);
+    let input = input
+        .get(r.start * block..r.end * block)
+        .unwrap_or_default();
+    let target = targets
+        .target
+        .get(r.start * inner..r.end * inner)
+        .unwrap_or_default();
+    let local = Layout {
+        outer: r.len(),
+        ..layout
+    };
+    (input, ClassTargets { target, ..*targets }, local)
+}
+
+/// [`forward`] on one thread.
+fn forward_rows<T: Real>(
     input: &[T],
     targets: &ClassTargets<'_, T>,
     layout: Layout,
@@ -124,13 +181,29 @@ pub fn backward<T: Real>(
     scale: GradScale<'_, T>,
     grad: &mut [T],
 ) {
-    for_each_row(layout, |k, base| {
-        if let Some(c) = targets.class_of(k, layout.classes) {
-            if let Some(g) = grad.get_mut(base + c * layout.inner) {
-                *g = T::from_f64(-targets.weight_of(c) * scale.at(k));
-            }
-        }
-    });
+    let block = layout.block_len();
+    if block == 0 {
+        return;
+    }
+    parallel::map_chunks(
+        layout.outer,
+        layout.inner * ROW_COST,
+        grad,
+        block,
+        &mut [] as &mut [u8],
+        0,
+        |r, g, _| {
+            let k0 = r.start * layout.inner;
+            let (_, targets, local) = chunk::<T>(&[], targets, layout, r);
+            for_each_row(local, |k, base| {
+                if let Some(c) = targets.class_of(k, layout.classes) {
+                    if let Some(g) = g.get_mut(base + c * layout.inner) {
+                        *g = T::from_f64(-targets.weight_of(c) * scale.at(k0 + k));
+                    }
+                }
+            });
+        },
+    );
 }
 
 #[cfg(test)]
