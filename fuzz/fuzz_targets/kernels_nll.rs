@@ -2,15 +2,17 @@
 //! arbitrary shapes, axes and values (NaN and infinities included: nll does no arithmetic beyond
 //! one product per row).
 //!
-//! Checks: every loss, the loss and weight sums (in row order) and the gradient equal the formula
-//! bit for bit; the sums do not depend on whether the per-row losses are written; the validation
+//! Checks: every loss, the loss and weight sums (in row order within the chunks of outer blocks
+//! that `forward` is split into, then in chunk order) and the gradient equal the formula bit for
+//! bit; the sums do not depend on whether the per-row losses are written; the validation
 //! `first_invalid` finds the first target outside `[0, C)` that is not `ignore_index`.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use softloss::kernels::nll::{backward, element_index, forward, ClassTargets};
+use softloss::kernels::nll::{backward, element_index, forward, ClassTargets, ROW_COST};
 use softloss::kernels::{Layout, LossSum};
+use softloss::parallel::items_per_chunk;
 use softloss_fuzz::{fill, same_bits, Classes, Float, Scale, Shape, Val};
 
 #[derive(Arbitrary, Debug)]
@@ -68,7 +70,8 @@ fn run<T: Float>(inp: &Input) {
     let mut grad = vec![T::ZERO; n];
     backward(&ct, lay, scale, &mut grad);
 
-    let mut want = LossSum::default();
+    let rows_per_chunk = items_per_chunk(lay.outer, lay.inner * ROW_COST) * lay.inner;
+    let (mut want, mut chunk, mut serial_weight) = (LossSum::default(), LossSum::default(), 0.0);
     let mut want_grad = vec![T::ZERO; n];
     for k in 0..rows {
         let (l, w) = match ct.class_of(k, c) {
@@ -84,15 +87,21 @@ fn run<T: Float>(inp: &Input) {
             got.bits() == r.bits() || (got.to_f64().is_nan() && l.is_nan()),
             "row {k}: loss {got:?}, formula {r:?}"
         );
-        want = want + LossSum { loss: l, weight: w };
+        chunk = chunk + LossSum { loss: l, weight: w };
+        serial_weight += w;
+        if (k + 1) % rows_per_chunk == 0 || k + 1 == rows {
+            want = want + chunk;
+            chunk = LossSum::default();
+        }
     }
     let same = s.loss.to_bits() == want.loss.to_bits() || s.loss.is_nan() && want.loss.is_nan();
     assert!(same, "loss sum {} != {}", s.loss, want.loss);
     same_bits("weight sum", &[s.weight], &[want.weight]);
-    // By value: an empty f64 sum() is -0.0 where LossSum starts at +0.0 (harmless: 0 / ±0 is NaN).
+    // `weight_sum` adds in plain row order. By value: an empty f64 sum() is -0.0 where the
+    // oracle starts at +0.0 (harmless: 0 / ±0 is NaN).
     let ws = ct.weight_sum(c);
     assert!(
-        ws == want.weight || ws.is_nan() && want.weight.is_nan(),
+        ws == serial_weight || ws.is_nan() && serial_weight.is_nan(),
         "weight_sum {ws}"
     );
     same_bits("gradient", &grad, &want_grad);

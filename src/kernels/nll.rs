@@ -93,8 +93,8 @@ fn for_each_row(layout: Layout, mut f: impl FnMut(usize, usize)) {
 
 /// The work of one row for the thread thresholds, in elements: a gather touches one cache line
 /// (16 f32), however long the row; so `(2048, 50257)` stays on one thread and `(1000000, 10)`
-/// does not.
-const ROW_COST: usize = 16;
+/// does not. The chunks hold `parallel::items_per_chunk(outer, inner * ROW_COST)` outer blocks.
+pub const ROW_COST: usize = 16;
 
 /// The losses of every row: written to `losses` when it has one slot per row (reduction none),
 /// and summed with their weights either way (in row order within the size-fixed chunks of
