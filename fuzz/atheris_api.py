@@ -309,9 +309,29 @@ def expect_finite(name: str, args: list[Any], kw: dict[str, Any]) -> bool:
         # as PyTorch does: finite only where that quotient is (a subnormal W overflows it).
         total = float(np.sum(np.asarray(w, np.float64)[kept])) if w is not None else kept.size
         go = 1.0 if name.endswith("_with_grad") else float(np.asarray(args[0], np.float64))
-        with np.errstate(over="ignore", divide="ignore"):
-            return bool(np.isfinite(x.dtype.type(go / total)))
-    return True
+        # Each gradient element is go / W times at most twice the sum of the weights (P4).
+        w_all = float(np.sum(np.asarray(w, np.float64))) if w is not None else x.shape[-1] + 1
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            scale = x.dtype.type(go / total)
+            return bool(
+                np.isfinite(scale) and np.isfinite(x.dtype.type(abs(go / total) * 2 * w_all))
+            )
+    # The mean divides the loss sum by W, the kept targets' weight sum. With label smoothing a
+    # row's loss weighs every class, so a tiny W (a subnormal float32 weight on the only kept
+    # target) can push a finite quotient past the dtype's range (P4). Expect a finite mean only
+    # where a bound on the sum over W is representable: each row's loss is at most
+    # sum(w) (2 BOUND + ln C + 1).
+    axis = kw.get("axis")
+    ax = (1 if x.ndim >= 2 else 0) if axis is None else operator.index(axis)
+    classes = x.shape[ax]
+    if w is not None:
+        w64 = np.asarray(w, np.float64)
+        total, w_all = float(np.sum(w64[kept])), float(np.sum(w64))
+    else:
+        total, w_all = float(kept.size), float(classes)
+    most = kept.size * w_all * (2 * BOUND + math.log(max(classes, 1)) + 1)
+    with np.errstate(over="ignore", divide="ignore"):
+        return bool(np.isfinite(x.dtype.type(most / total)))
 
 
 @atheris.instrument_func

@@ -72,3 +72,19 @@ def test_p3_weights_are_converted_to_the_input_dtype_before_the_mean():
     assert np.isnan(sl.cross_entropy(x, np.array(0), weight=w))
     # In float64 the weight survives: without smoothing the mean is finite.
     assert np.isfinite(sl.cross_entropy(x.astype(np.float64), np.array(0), weight=w))
+
+
+def test_p4_a_subnormal_weight_sum_can_overflow_the_float32_mean():
+    # Found by CI's 60-second atheris run: the harness expected a finite mean whenever every
+    # weight is positive in the compute dtype. 1e-45 is a (subnormal) float32 weight; with label
+    # smoothing the row's loss weighs the other classes' weights 7, and loss / W exceeds float32.
+    x = np.array([0.0, 0.0, 0.0, -3.015625], np.float32)
+    w = np.array([1e-45, 7.0, 7.0, 7.0])
+    kw = {"weight": w, "ignore_index": -58, "reduction": "mean", "label_smoothing": 0.999}
+    loss_sum = sl.cross_entropy(x, np.array(0), **{**kw, "reduction": "sum"})
+    w_t = float(np.float32(1e-45))
+    assert np.isfinite(loss_sum) and float(loss_sum) / w_t > float(np.finfo(np.float32).max)
+    got = sl.cross_entropy(x, np.array(0, np.uint64), **kw)
+    assert got.dtype == np.float32 and np.isposinf(got)
+    # The same call in float64 is finite: the quotient fits.
+    assert np.isfinite(sl.cross_entropy(x.astype(np.float64), np.array(0), **kw))
