@@ -5,7 +5,8 @@
 //! the l_i; sum adds them; mean divides the sum by `W = sum of w[t_i]` over the non-ignored rows
 //! (their count without weights), so all-ignored gives `0 / 0 = NaN`.
 //!
-//! Stability: no arithmetic beyond one product per row; sums are accumulated in `f64` in row order.
+//! Stability: no arithmetic beyond one product per row; sums are accumulated in `f64` in row order
+//! within the size-fixed chunks of outer blocks, then in chunk order (independent of threads).
 //!
 //! Gradient: zero except `[i, t_i] = -w[t_i] * s_i` with `s_i = go_i` (none), `go` (sum) or
 //! `go / W` (mean).

@@ -13,8 +13,8 @@
 //! Gradients (from the forward output, see [`super::softmax_backward`]):
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
-//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max; exp stored and
-//! summed; scale); a longer row takes the online two-pass route (running max and rescaled sum, then
+//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max, found while
+//! the previous row of the chunk computes its exps; exp stored and summed; scale); a longer row takes the online two-pass route (running max and rescaled sum, then
 //! one write pass), reading it from memory twice instead of three times. When the class axis is
 //! not last, a `(classes, inner)` block is processed in tiles of one vector of columns, vectorising
 //! across the contiguous inner axis without a transpose; rows shorter than a vector are processed
