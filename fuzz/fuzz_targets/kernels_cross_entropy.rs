@@ -131,11 +131,17 @@ fn run<T: Float>(inp: &Input) {
             (Some(t), None) if eps == 0.0 => -wc(t) * (d(t) - ln_s),
             _ => -sum((0..c).map(|i| q[i] * (d(i) - ln_s))),
         };
-        // Error allowances in units of T's epsilon; `se`: up to ~C f64 ulps in the exp sum.
+        // Error allowances in units of T's epsilon. `se`: the kernel's row sums (the exps, and
+        // for the loss also `sum q_c (x_c - m)` and `sum q_c`) add C / 16 terms per f64 lane in
+        // order, so each may be off by up to ~C f64 ulps relative to the sum of its terms'
+        // magnitudes (C1: 71416 equal terms, 290 ulps).
         let se = c as f64 * f64::EPSILON / T::EPS;
         let nz = |i: usize, v: f64| if q[i] == 0.0 { 0.0 } else { v };
         // A coefficient w_c y'_c formed in T may be subnormal there: an absolute T::TINY * EPS.
-        let term = |i: usize| nz(i, (q[i].abs() + T::TINY) * (d(i).abs() + ln_s + 1.0 + se));
+        let term = |i: usize| {
+            let per_term = d(i).abs() + ln_s + 1.0;
+            nz(i, (q[i].abs() + T::TINY) * (per_term * (1.0 + se) + se))
+        };
         let tol = 8.0 * T::EPS * sum((0..c).map(term));
         close::<T>("loss", l0[k], loss, tol);
         let sk = scale.at(k);
