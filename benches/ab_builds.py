@@ -1,6 +1,7 @@
 """A/B of two builds of the extension in one process: time ratios new/old, results compared.
 
-    python benches/ab_builds.py OLD/_native.abi3.so [--threads 1]
+    python benches/ab_builds.py OLD/_native.abi3.so [--threads 1] [--shapes 512x32000]
+        [--dtypes float32] [--only softmax,cross_entropy]
 
 ``softloss._native`` (the importable build) is "new"; the file given is loaded beside it as
 "old" (copy it aside before rebuilding). Each ratio is the median of 5 interleaved best-of-3
@@ -18,17 +19,18 @@ import softloss as sl
 from softloss import _native as new
 
 SHAPES = [(100_000, 10), (1_000_000, 10), (512, 32000), (2048, 50257)]
+SEGMENTATION = (8, 21, 256, 256)  # "8x21x256x256" on the command line: class axis 1
 
 
-def calls(x, t, y):
+def calls(x, t, y, axis):
     return {
-        "softmax": lambda m: m.softmax(x, -1),
-        "log_softmax": lambda m: m.log_softmax(x, -1),
-        "cross_entropy": lambda m: m.cross_entropy(x, t, None, -100, "mean", 0.0, None),
-        "cross_entropy(probs)": lambda m: m.cross_entropy(x, y, None, -100, "mean", 0.0, None),
-        "nll_loss": lambda m: m.nll_loss(x, t, None, -100, "mean", None),
+        "softmax": lambda m: m.softmax(x, axis),
+        "log_softmax": lambda m: m.log_softmax(x, axis),
+        "cross_entropy": lambda m: m.cross_entropy(x, t, None, -100, "mean", 0.0, axis),
+        "cross_entropy(probs)": lambda m: m.cross_entropy(x, y, None, -100, "mean", 0.0, axis),
+        "nll_loss": lambda m: m.nll_loss(x, t, None, -100, "mean", axis),
         "cross_entropy_with_grad": lambda m: m.cross_entropy_with_grad(
-            x, t, None, -100, "mean", 0.0, None
+            x, t, None, -100, "mean", 0.0, axis
         )[1],
     }
 
@@ -37,6 +39,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("old")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--shapes", help="comma-separated, e.g. 512x32000,1000000x10")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--only", help="comma-separated function names")
     args = ap.parse_args()
     spec = importlib.util.spec_from_file_location("old._native", args.old)
     old = importlib.util.module_from_spec(spec)
@@ -45,12 +50,21 @@ def main():
         sl.set_num_threads(args.threads)
         old.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    for shape in SHAPES:
-        for dt in (np.float32, np.float64):
+    shapes = SHAPES
+    if args.shapes:
+        shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
+    only = set(args.only.split(",")) if args.only else None
+    for shape in shapes:
+        for dt in [np.dtype(d).type for d in args.dtypes.split(",")]:
+            axis = 1 if len(shape) > 2 else -1
             x = rng.standard_normal(shape).astype(dt)
-            t = rng.integers(0, shape[1], shape[0])
-            y = sl.softmax(rng.standard_normal(shape).astype(dt))
-            for name, call in calls(x, t, y).items():
+            t = rng.integers(
+                0, shape[axis], shape[:axis] + shape[axis + 1 :] if axis > 0 else shape[0]
+            )
+            y = sl.softmax(rng.standard_normal(shape).astype(dt), axis=axis)
+            for name, call in calls(x, t, y, axis).items():
+                if only is not None and name not in only:
+                    continue
                 a, b = np.asarray(call(new)), np.asarray(call(old))
                 if a.tobytes() == b.tobytes():
                     bits = "same bits"

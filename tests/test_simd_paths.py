@@ -62,6 +62,26 @@ SCRIPT = textwrap.dedent(
             p = sl.softmax(rng.standard_normal(shape).astype(dtype), axis)
             loss, grad = sl.cross_entropy_with_grad(x, p, axis=axis, reduction="sum")
             add(loss); add(grad)
+        # Rows whose spread (max - min) straddles the end of the fast exp's domain (86 for
+        # float32, 700 for float64): the vector paths take Lanes::exp_in_range on one side and
+        # the full exp on the other, the scalar path the full exp throughout. (Past 87.3 and
+        # 708 the fast exp's single scaling would be wrong: a row taking it by mistake shows.)
+        edge_routes = [((20, 1000), -1), ((20, 70_000), -1), ((2, 12, 3, 40), 1), ((40, 10), -1)]
+        for shape, axis in edge_routes:
+            classes = shape[axis]
+            spreads = np.repeat([85.99, 86.0, 86.01, 95.0, 103.0, 699.9, 700.0, 700.1, 720, 744], 2)
+            x = rng.uniform(0, 1, shape).astype(dtype)
+            xm = np.moveaxis(x, axis, -1)
+            s = np.resize(spreads, xm.shape[:-1])
+            xm *= -s[..., None]
+            xm[..., 0] = 0
+            xm[..., classes // 2] = -s
+            for f in (sl.softmax, sl.log_softmax):
+                add(f(x, axis))
+            t = rng.integers(0, classes, np.delete(np.array(shape), axis % len(shape)))
+            for eps in (0.0, 0.1):
+                loss, grad = sl.cross_entropy_with_grad(x, t, label_smoothing=eps, axis=axis)
+                add(loss); add(grad)
         xb = rng.uniform(0, 1, 100_003).astype(dtype)
         yb = rng.uniform(0, 1, 100_003).astype(dtype)
         for r in ("none", "mean"):

@@ -8,7 +8,7 @@
 //! row sums, with `ln(s)` from the scalar reference so that every path gives the same bits.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{exp_sum_ahead, ld, max, mul_opt, reduce, st, update};
+use super::rowops::{exp_sum_ahead, extent, ld, mul_opt, reduce, st, update, Extent};
 use super::{GradScale, LossSum, Real};
 use crate::simd::math::ln_f64;
 use crate::simd::Lanes;
@@ -28,15 +28,15 @@ pub(super) fn contiguous_rows<T: Real, V: Lanes<T>>(
 ) -> LossSum {
     let classes = ctx.layout.classes;
     let mut sum = LossSum::default();
-    let mut m = max::<T, V>(x.get(..classes).unwrap_or_default());
+    let mut ext = extent::<T, V>(x.get(..classes).unwrap_or_default());
     for (r, row) in x.chunks_exact(classes).enumerate() {
         let k = k0 + r;
         let span = r * classes..(r + 1) * classes;
         let next = x.get(span.end..span.end + classes).unwrap_or_default();
         let g = g.get_mut(span).unwrap_or_default();
-        let (part, next_m) =
-            contiguous_row::<T, V>(ctx, row, m, next, g, k * classes, k, scale.at(k));
-        m = next_m;
+        let (part, next_ext) =
+            contiguous_row::<T, V>(ctx, row, ext, next, g, k * classes, k, scale.at(k));
+        ext = next_ext;
         if let Some(slot) = losses.get_mut(r) {
             *slot = T::from_f64(part.loss);
         }
@@ -45,27 +45,28 @@ pub(super) fn contiguous_rows<T: Real, V: Lanes<T>>(
     sum
 }
 
-/// Row `k` with max `m`: the contiguous logits `x`, which start at element `start` of the whole
-/// input. Writes the gradient (times `scale`) into `g` when it is non-empty. Returns the row's
-/// loss and weight, and the max of `next` (the following row, or empty).
+/// Row `k` with extent `ext`: the contiguous logits `x`, which start at element `start` of the
+/// whole input. Writes the gradient (times `scale`) into `g` when it is non-empty. Returns the
+/// row's loss and weight, and the [`Extent`] of `next` (the following row, or empty).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn contiguous_row<T: Real, V: Lanes<T>>(
     ctx: &Ctx<'_, T>,
     x: &[T],
-    m: T,
+    ext: Extent<T>,
     next: &[T],
     g: &mut [T],
     start: usize,
     k: usize,
     scale: f64,
-) -> (LossSum, T) {
+) -> (LossSum, Extent<T>) {
+    let m = ext.max;
     let classes = x.len();
     let class = match ctx.target {
         Target::Class(t) => {
             let Some(c) = t.class_of(k, classes) else {
                 update::<T, V>(g, |_| V::splat(T::ZERO));
-                return (LossSum::default(), max::<T, V>(next));
+                return (LossSum::default(), extent::<T, V>(next));
             };
             Some(c)
         }
@@ -75,7 +76,7 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
     let smooth = eps / classes as f64;
     let mv = V::splat(m);
     let store = !g.is_empty();
-    let (s, next_m) = exp_sum_ahead::<T, V>(x, mv, next, g);
+    let (s, next_m) = exp_sum_ahead::<T, V>(x, m, ext, next, g);
     let (log_s, mf) = (ln_f64(s), m.to_f64());
     // `sum_c w_c (x_c - m)` (x padded with m, so padded lanes add 0).
     let shifted_sum = |w: Option<&[T]>| {

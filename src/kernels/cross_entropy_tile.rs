@@ -8,7 +8,7 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{from_array, LaneSum, Tile};
+use super::rowops::{exp_if_in_range, from_array, lanes_in_range, LaneSum, Tile};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -32,6 +32,10 @@ pub(super) struct TileIo<'a, 'c, T> {
 #[derive(Clone, Copy)]
 struct Found<V> {
     m: V,
+    /// The lane-wise minimum (for [`lanes_in_range`]).
+    lo: V,
+    /// Whether the exps may take [`Lanes::exp_in_range`].
+    in_range: bool,
     s: LaneSum,
     /// `sum w_c (x_c - m)` (smoothing) or `sum q_c (x_c - m)` (probabilities), per lane.
     shifted: [f64; 16],
@@ -57,6 +61,8 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
     );
     let fresh = Found {
         m: V::splat(T::NEG_INFINITY),
+        lo: V::splat(T::INFINITY),
+        in_range: false,
         s: LaneSum::default(),
         shifted: [0.0; 16],
         wy: [0.0; 16],
@@ -65,13 +71,17 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
     for c in 0..classes {
         for (f, &(t, _)) in found.iter_mut().zip(group) {
             f.m = f.m.max(t.load(io.x, c, T::NEG_INFINITY));
+            f.lo = f.lo.min(t.load(io.x, c, T::INFINITY));
         }
+    }
+    for f in &mut found {
+        f.in_range = lanes_in_range::<T, V>(f.lo, f.m);
     }
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));
         for (f, &(t, _)) in found.iter_mut().zip(group) {
             let d = t.load::<T, V>(io.x, c, T::ZERO).sub(f.m);
-            let e = d.exp();
+            let e = exp_if_in_range::<T, V>(d, f.in_range);
             if store {
                 t.store(e, io.g, c);
             }

@@ -30,10 +30,14 @@ pub trait Real:
     const ONE: Self;
     /// Negative infinity.
     const NEG_INFINITY: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
     /// The clamp floor of `log` in binary cross-entropy (-100, as in PyTorch).
     const LOG_FLOOR: Self;
     /// The denominator floor of the BCE gradient: `1e-12` rounded to f32 (PyTorch's constant).
     const BCE_GRAD_EPS: Self;
+    /// The lower end of [`Lanes::exp_in_range`]'s domain `[EXP_IN_RANGE_LO, 0]`.
+    const EXP_IN_RANGE_LO: Self;
 
     /// This type's vector on instruction set `I`.
     type V<I: Isa>: Lanes<Self>;
@@ -46,16 +50,18 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $v:ident) => {
+    ($t:ty, $v:ident, $lo:expr) => {
         impl Real for $t {
             type V<I: Isa> = I::$v;
 
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            const INFINITY: Self = <$t>::INFINITY;
             const LOG_FLOOR: Self = -100.0;
             #[allow(clippy::cast_lossless)]
             const BCE_GRAD_EPS: Self = 1e-12_f32 as $t;
+            const EXP_IN_RANGE_LO: Self = $lo;
 
             #[inline]
             #[allow(clippy::cast_lossless)]
@@ -75,5 +81,5 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, F32);
-impl_real!(f64, F64);
+impl_real!(f32, F32, crate::simd::math::EXP_IN_RANGE_LO_F32);
+impl_real!(f64, F64, crate::simd::math::EXP_IN_RANGE_LO_F64);

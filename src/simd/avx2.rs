@@ -189,7 +189,12 @@ macro_rules! lanewise {
         #[inline(always)]
         fn exp(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
-            unsafe { $v([$exp(self.0[0]), $exp(self.0[1])]) }
+            unsafe { $v([$exp::<false>(self.0[0]), $exp::<false>(self.0[1])]) }
+        }
+        #[inline(always)]
+        fn exp_in_range(self) -> Self {
+            // SAFETY: AVX2 and FMA are available (module docs).
+            unsafe { $v([$exp::<true>(self.0[0]), $exp::<true>(self.0[1])]) }
         }
         #[inline(always)]
         fn ln(self) -> Self {

@@ -188,7 +188,12 @@ macro_rules! lanewise {
         #[inline(always)]
         fn exp(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
-            unsafe { $v($exp(self.0)) }
+            unsafe { $v($exp::<false>(self.0)) }
+        }
+        #[inline(always)]
+        fn exp_in_range(self) -> Self {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe { $v($exp::<true>(self.0)) }
         }
         #[inline(always)]
         fn ln(self) -> Self {

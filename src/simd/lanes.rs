@@ -76,6 +76,15 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Lane-wise `e^self`, bitwise equal to `math::exp_f32`/`exp_f64`.
     #[must_use]
     fn exp(self) -> Self;
+    /// [`Lanes::exp`] for lanes known to be NaN or in `[EXP_IN_RANGE_LO, 0]` (`math`'s
+    /// `EXP_IN_RANGE_LO_F32`/`_F64`), where it gives the same bits with fewer operations (no
+    /// clamp; one scaling product). Other lanes get unspecified values. The scalar path keeps
+    /// the full `exp`.
+    #[inline(always)]
+    #[must_use]
+    fn exp_in_range(self) -> Self {
+        self.exp()
+    }
     /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
     #[must_use]
     fn ln(self) -> Self;

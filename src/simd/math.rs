@@ -52,6 +52,9 @@ pub const LANES: usize = 16;
 // ---- f32 exp constants ----
 pub(super) const EXP_LO_F32: f32 = -104.0;
 pub(super) const EXP_HI_F32: f32 = 89.0;
+/// `Lanes::exp_in_range` holds for `[EXP_IN_RANGE_LO_F32, 0]`: there `k = round(x log2 e)` is in
+/// `[-124, 0]`, so `2^k` is a normal float and `p 2^k` needs no two-step scaling or clamp.
+pub const EXP_IN_RANGE_LO_F32: f32 = -86.0;
 pub(super) const LOG2E_F32: f32 = core::f32::consts::LOG2_E;
 /// 1.5 * 2^23: adding it rounds to an integer (ties to even).
 pub(super) const SHIFT_F32: f32 = 12_582_912.0;
@@ -69,6 +72,8 @@ pub(super) const EXP_Q_F32: [f32; 5] = [
 // ---- f64 exp constants ----
 pub(super) const EXP_LO_F64: f64 = -746.0;
 pub(super) const EXP_HI_F64: f64 = 710.0;
+/// As [`EXP_IN_RANGE_LO_F32`] for f64: `k` in `[-1010, 0]`, `2^k` normal.
+pub const EXP_IN_RANGE_LO_F64: f64 = -700.0;
 pub(super) const LOG2E_F64: f64 = core::f64::consts::LOG2_E;
 /// 1.5 * 2^52: adding it rounds to an integer (ties to even).
 pub(super) const SHIFT_F64: f64 = 6_755_399_441_055_744.0;

@@ -25,6 +25,8 @@ mod portable;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_exp_in_range;
+#[cfg(test)]
 mod tests_paths;
 
 pub use lanes::{Isa, Lanes};

@@ -246,7 +246,12 @@ macro_rules! lanewise {
         #[inline(always)]
         fn exp(self) -> Self {
             // SAFETY: NEON (module docs).
-            unsafe { $v(self.0.map(|r| $exp(r))) }
+            unsafe { $v(self.0.map(|r| $exp::<false>(r))) }
+        }
+        #[inline(always)]
+        fn exp_in_range(self) -> Self {
+            // SAFETY: NEON (module docs).
+            unsafe { $v(self.0.map(|r| $exp::<true>(r))) }
         }
         #[inline(always)]
         fn ln(self) -> Self {

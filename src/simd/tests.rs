@@ -42,6 +42,8 @@ impl Rng {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Func {
     Exp,
+    /// `Lanes::exp_in_range` (only for inputs in its domain).
+    ExpInRange,
     Ln,
 }
 
@@ -53,6 +55,7 @@ pub(super) struct Map<'a, T>(pub(super) Func, pub(super) &'a mut [T]);
 fn map_lanes<T: Copy, V: Lanes<T>>(f: Func, v: &mut [T]) {
     let apply = |x: V| match f {
         Func::Exp => x.exp(),
+        Func::ExpInRange => x.exp_in_range(),
         Func::Ln => x.ln(),
     };
     let mut chunks = v.chunks_exact_mut(V::N);
@@ -113,7 +116,7 @@ impl Float for f32 {
     }
     fn reference(self, f: Func) -> f32 {
         match f {
-            Func::Exp => f64::from(self).exp() as f32,
+            Func::Exp | Func::ExpInRange => f64::from(self).exp() as f32,
             Func::Ln => f64::from(self).ln() as f32,
         }
     }
@@ -144,7 +147,7 @@ impl Float for f64 {
     }
     fn reference(self, f: Func) -> f64 {
         match f {
-            Func::Exp => self.exp(),
+            Func::Exp | Func::ExpInRange => self.exp(),
             Func::Ln => self.ln(),
         }
     }
@@ -270,13 +273,13 @@ fn ln_f64_near_one() {
 }
 
 /// `f` over `x` on `path`, as bits.
-fn bits32(path: Path, f: Func, x: &[f32]) -> Vec<u32> {
+pub(super) fn bits32(path: Path, f: Func, x: &[f32]) -> Vec<u32> {
     let mut v = x.to_vec();
     f32::map(path, f, &mut v);
     v.iter().map(|e| e.to_bits()).collect()
 }
 
-fn bits64(path: Path, f: Func, x: &[f64]) -> Vec<u64> {
+pub(super) fn bits64(path: Path, f: Func, x: &[f64]) -> Vec<u64> {
     let mut v = x.to_vec();
     f64::map(path, f, &mut v);
     v.iter().map(|e| e.to_bits()).collect()

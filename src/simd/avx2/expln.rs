@@ -25,13 +25,22 @@ use std::arch::x86_64::{
 };
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f32` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn exp8(x: __m256) -> __m256 {
-    let xc = _mm256_min_ps(
-        _mm256_max_ps(x, _mm256_set1_ps(s::EXP_LO_F32)),
-        _mm256_set1_ps(s::EXP_HI_F32),
-    );
+pub(super) fn exp8<const IN_RANGE: bool>(x: __m256) -> __m256 {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        _mm256_min_ps(
+            _mm256_max_ps(x, _mm256_set1_ps(s::EXP_LO_F32)),
+            _mm256_set1_ps(s::EXP_HI_F32),
+        )
+    };
     let shift = _mm256_set1_ps(s::SHIFT_F32);
     let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(s::LOG2E_F32), shift);
     let nk = _mm256_sub_ps(shift, t);
@@ -47,23 +56,39 @@ pub(super) fn exp8(x: __m256) -> __m256 {
         _mm256_castps_si256(t),
         _mm256_set1_epi32(s::SHIFT_F32.to_bits() as i32),
     );
-    let k1 = _mm256_srai_epi32::<1>(k);
-    let k2 = _mm256_sub_epi32(k, k1);
     let bias = _mm256_set1_epi32(127);
-    let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k1, bias)));
-    let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k2, bias)));
-    let y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    let y = if IN_RANGE {
+        _mm256_mul_ps(
+            p,
+            _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k, bias))),
+        )
+    } else {
+        let k1 = _mm256_srai_epi32::<1>(k);
+        let k2 = _mm256_sub_epi32(k, k1);
+        let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k1, bias)));
+        let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k2, bias)));
+        _mm256_mul_ps(_mm256_mul_ps(p, s1), s2)
+    };
     _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
 }
 
 /// exp on 4 lanes; bitwise equal to `math::exp_f64` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn exp4d(x: __m256d) -> __m256d {
-    let xc = _mm256_min_pd(
-        _mm256_max_pd(x, _mm256_set1_pd(s::EXP_LO_F64)),
-        _mm256_set1_pd(s::EXP_HI_F64),
-    );
+pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        _mm256_min_pd(
+            _mm256_max_pd(x, _mm256_set1_pd(s::EXP_LO_F64)),
+            _mm256_set1_pd(s::EXP_HI_F64),
+        )
+    };
     let shift = _mm256_set1_pd(s::SHIFT_F64);
     let t = _mm256_fmadd_pd(xc, _mm256_set1_pd(s::LOG2E_F64), shift);
     let nk = _mm256_sub_pd(shift, t);
@@ -79,16 +104,23 @@ pub(super) fn exp4d(x: __m256d) -> __m256d {
         _mm256_castpd_si256(t),
         _mm256_set1_epi64x(s::SHIFT_F64.to_bits() as i64),
     );
-    // k >= -1076, so k + 2048 > 0 and a logical shift gives floor(k/2) + 1024.
-    let k1 = _mm256_sub_epi64(
-        _mm256_srli_epi64::<1>(_mm256_add_epi64(k, _mm256_set1_epi64x(2048))),
-        _mm256_set1_epi64x(1024),
-    );
-    let k2 = _mm256_sub_epi64(k, k1);
     let bias = _mm256_set1_epi64x(1023);
-    let s1 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k1, bias)));
-    let s2 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k2, bias)));
-    let y = _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
+    let y = if IN_RANGE {
+        _mm256_mul_pd(
+            p,
+            _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k, bias))),
+        )
+    } else {
+        // k >= -1076, so k + 2048 > 0 and a logical shift gives floor(k/2) + 1024.
+        let k1 = _mm256_sub_epi64(
+            _mm256_srli_epi64::<1>(_mm256_add_epi64(k, _mm256_set1_epi64x(2048))),
+            _mm256_set1_epi64x(1024),
+        );
+        let k2 = _mm256_sub_epi64(k, k1);
+        let s1 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k1, bias)));
+        let s2 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k2, bias)));
+        _mm256_mul_pd(_mm256_mul_pd(p, s1), s2)
+    };
     _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x))
 }
 

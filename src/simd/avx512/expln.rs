@@ -24,13 +24,22 @@ use std::arch::x86_64::{
 };
 
 /// exp on 16 lanes; bitwise equal to `math::exp_f32` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn exp16(x: __m512) -> __m512 {
-    let xc = _mm512_min_ps(
-        _mm512_max_ps(x, _mm512_set1_ps(s::EXP_LO_F32)),
-        _mm512_set1_ps(s::EXP_HI_F32),
-    );
+pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        _mm512_min_ps(
+            _mm512_max_ps(x, _mm512_set1_ps(s::EXP_LO_F32)),
+            _mm512_set1_ps(s::EXP_HI_F32),
+        )
+    };
     let shift = _mm512_set1_ps(s::SHIFT_F32);
     let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(s::LOG2E_F32), shift);
     let nk = _mm512_sub_ps(shift, t);
@@ -46,23 +55,39 @@ pub(super) fn exp16(x: __m512) -> __m512 {
         _mm512_castps_si512(t),
         _mm512_set1_epi32(s::SHIFT_F32.to_bits() as i32),
     );
-    let k1 = _mm512_srai_epi32::<1>(k);
-    let k2 = _mm512_sub_epi32(k, k1);
     let bias = _mm512_set1_epi32(127);
-    let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k1, bias)));
-    let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k2, bias)));
-    let y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    let y = if IN_RANGE {
+        _mm512_mul_ps(
+            p,
+            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k, bias))),
+        )
+    } else {
+        let k1 = _mm512_srai_epi32::<1>(k);
+        let k2 = _mm512_sub_epi32(k, k1);
+        let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k1, bias)));
+        let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k2, bias)));
+        _mm512_mul_ps(_mm512_mul_ps(p, s1), s2)
+    };
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f64` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn exp8d(x: __m512d) -> __m512d {
-    let xc = _mm512_min_pd(
-        _mm512_max_pd(x, _mm512_set1_pd(s::EXP_LO_F64)),
-        _mm512_set1_pd(s::EXP_HI_F64),
-    );
+pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        _mm512_min_pd(
+            _mm512_max_pd(x, _mm512_set1_pd(s::EXP_LO_F64)),
+            _mm512_set1_pd(s::EXP_HI_F64),
+        )
+    };
     let shift = _mm512_set1_pd(s::SHIFT_F64);
     let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(s::LOG2E_F64), shift);
     let nk = _mm512_sub_pd(shift, t);
@@ -78,12 +103,19 @@ pub(super) fn exp8d(x: __m512d) -> __m512d {
         _mm512_castpd_si512(t),
         _mm512_set1_epi64(s::SHIFT_F64.to_bits() as i64),
     );
-    let k1 = _mm512_srai_epi64::<1>(k);
-    let k2 = _mm512_sub_epi64(k, k1);
     let bias = _mm512_set1_epi64(1023);
-    let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
-    let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
-    let y = _mm512_mul_pd(_mm512_mul_pd(p, s1), s2);
+    let y = if IN_RANGE {
+        _mm512_mul_pd(
+            p,
+            _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k, bias))),
+        )
+    } else {
+        let k1 = _mm512_srai_epi64::<1>(k);
+        let k2 = _mm512_sub_epi64(k, k1);
+        let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
+        let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
+        _mm512_mul_pd(_mm512_mul_pd(p, s1), s2)
+    };
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 

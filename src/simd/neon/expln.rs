@@ -28,13 +28,22 @@ use std::arch::aarch64::{
 };
 
 /// exp on 4 lanes; bitwise equal to `math::exp_f32` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "neon")]
-pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
-    let xc = vminq_f32(
-        vmaxq_f32(x, vdupq_n_f32(s::EXP_LO_F32)),
-        vdupq_n_f32(s::EXP_HI_F32),
-    );
+pub(super) fn exp4<const IN_RANGE: bool>(x: float32x4_t) -> float32x4_t {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        vminq_f32(
+            vmaxq_f32(x, vdupq_n_f32(s::EXP_LO_F32)),
+            vdupq_n_f32(s::EXP_HI_F32),
+        )
+    };
     let shift = vdupq_n_f32(s::SHIFT_F32);
     let t = vfmaq_f32(shift, xc, vdupq_n_f32(s::LOG2E_F32));
     let nk = vsubq_f32(shift, t);
@@ -50,23 +59,39 @@ pub(super) fn exp4(x: float32x4_t) -> float32x4_t {
         vreinterpretq_s32_f32(t),
         vdupq_n_s32(s::SHIFT_F32.to_bits() as i32),
     );
-    let k1 = vshrq_n_s32::<1>(k);
-    let k2 = vsubq_s32(k, k1);
     let bias = vdupq_n_s32(127);
-    let s1 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k1, bias)));
-    let s2 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k2, bias)));
-    let y = vmulq_f32(vmulq_f32(p, s1), s2);
+    let y = if IN_RANGE {
+        vmulq_f32(
+            p,
+            vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k, bias))),
+        )
+    } else {
+        let k1 = vshrq_n_s32::<1>(k);
+        let k2 = vsubq_s32(k, k1);
+        let s1 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k1, bias)));
+        let s2 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k2, bias)));
+        vmulq_f32(vmulq_f32(p, s1), s2)
+    };
     vbslq_f32(vceqq_f32(x, x), y, x)
 }
 
 /// exp on 2 lanes; bitwise equal to `math::exp_f64` per lane.
+///
+/// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
+/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
+/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
+/// bits are the same. Other lanes then get unspecified values.
 #[inline]
 #[target_feature(enable = "neon")]
-pub(super) fn exp2d(x: float64x2_t) -> float64x2_t {
-    let xc = vminq_f64(
-        vmaxq_f64(x, vdupq_n_f64(s::EXP_LO_F64)),
-        vdupq_n_f64(s::EXP_HI_F64),
-    );
+pub(super) fn exp2d<const IN_RANGE: bool>(x: float64x2_t) -> float64x2_t {
+    let xc = if IN_RANGE {
+        x
+    } else {
+        vminq_f64(
+            vmaxq_f64(x, vdupq_n_f64(s::EXP_LO_F64)),
+            vdupq_n_f64(s::EXP_HI_F64),
+        )
+    };
     let shift = vdupq_n_f64(s::SHIFT_F64);
     let t = vfmaq_f64(shift, xc, vdupq_n_f64(s::LOG2E_F64));
     let nk = vsubq_f64(shift, t);
@@ -82,12 +107,19 @@ pub(super) fn exp2d(x: float64x2_t) -> float64x2_t {
         vreinterpretq_s64_f64(t),
         vdupq_n_s64(s::SHIFT_F64.to_bits() as i64),
     );
-    let k1 = vshrq_n_s64::<1>(k);
-    let k2 = vsubq_s64(k, k1);
     let bias = vdupq_n_s64(1023);
-    let s1 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k1, bias)));
-    let s2 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k2, bias)));
-    let y = vmulq_f64(vmulq_f64(p, s1), s2);
+    let y = if IN_RANGE {
+        vmulq_f64(
+            p,
+            vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k, bias))),
+        )
+    } else {
+        let k1 = vshrq_n_s64::<1>(k);
+        let k2 = vsubq_s64(k, k1);
+        let s1 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k1, bias)));
+        let s2 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k2, bias)));
+        vmulq_f64(vmulq_f64(p, s1), s2)
+    };
     vbslq_f64(vceqq_f64(x, x), y, x)
 }
 
