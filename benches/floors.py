@@ -1,0 +1,113 @@
+"""Compute floors of the issue-3 targets that are not met: can the target be reached at all here?
+
+    python benches/floors.py
+
+For each row, in one process: the call's time (as in ``benches/compare.py``), its limit (the
+NumPy operation with the same memory traffic, as there), and its *compute floor*: the same
+function on a slice small enough to stay in L2 (about 32K elements, timed on one thread, where
+memory costs nothing), scaled to the full size and divided by the thread count, i.e. perfect
+scaling and free memory traffic. A floor above the target ratio means the kernel would miss the
+target even if every byte arrived for free: the target is out of reach for this arithmetic on
+this machine, whatever the memory access pattern. Medians of 5 interleaved best-of-3 timings.
+"""
+
+import timeit
+
+import numpy as np
+
+import softloss as sl
+
+
+def best(f, number):
+    return min(timeit.repeat(f, number=number, repeat=3)) / number
+
+
+def median_of(fs, number):
+    runs = [[best(f, number) for f in fs] for _ in range(5)]
+    return [sorted(r[i] for r in runs)[2] for i in range(len(fs))]
+
+
+def row(name, target, full, limit, small, full_n, small_n, number=3):
+    threads = sl.config()["threads"]
+    t_full, t_limit = median_of([full, limit], number)
+    sl.set_num_threads(1)
+    (t_small,) = median_of([small], max(1, int(2e6 // small_n)))
+    sl.set_num_threads(threads)
+    floor = t_small * (full_n / small_n) / threads
+    verdict = "out of reach" if floor / t_limit > target else "reachable"
+    print(
+        f"{name:44s} target {target:4.2f}  measured {t_full / t_limit:5.2f}  "
+        f"compute floor {floor / t_limit:5.2f}  ({verdict})"
+    )
+
+
+def wide_rows(rng, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    out = np.empty_like(x)
+    small = np.ascontiguousarray(x[: max(1, 32768 // shape[1])])
+    small_out = np.empty_like(small)
+    n, sn = x.size, small.size
+    row(
+        f"softmax out= {shape}",
+        1.15,
+        lambda: sl.softmax(x, out=out),
+        lambda: np.copyto(out, x),
+        lambda: sl.softmax(small, out=small_out),
+        n,
+        sn,
+    )
+    row(
+        f"log_softmax out= {shape}",
+        1.15,
+        lambda: sl.log_softmax(x, out=out),
+        lambda: np.copyto(out, x),
+        lambda: sl.log_softmax(small, out=small_out),
+        n,
+        sn,
+    )
+    b = rng.uniform(0, 1, shape).astype(np.float32)
+    sb = np.ascontiguousarray(b[: small.shape[0]])
+    row(
+        f"bce_with_logits_with_grad {shape}",
+        1.3,
+        lambda: sl.binary_cross_entropy_with_logits_with_grad(x, b),
+        lambda: np.add(x, b),
+        lambda: sl.binary_cross_entropy_with_logits_with_grad(small, sb),
+        n,
+        sn,
+    )
+
+
+def main():
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    print(sl.config())
+    for shape in [(2048, 50257), (512, 32000)]:
+        wide_rows(rng, shape)
+    x = rng.standard_normal((1_000_000, 10)).astype(f32)
+    t = rng.integers(0, 10, 1_000_000)
+    row(
+        "cross_entropy_with_grad (1000000, 10)",
+        2.5,
+        lambda: sl.cross_entropy_with_grad(x, t),
+        lambda: x.copy(),
+        lambda: sl.cross_entropy_with_grad(x[:3200], t[:3200]),
+        x.size,
+        32000,
+    )
+    x = rng.standard_normal((8, 21, 256, 256)).astype(f32)
+    t = rng.integers(0, 21, (8, 256, 256))
+    xs, ts = np.ascontiguousarray(x[:1, :, :32]), np.ascontiguousarray(t[:1, :32])
+    row(
+        "cross_entropy (8, 21, 256, 256) axis 1",
+        1.5,
+        lambda: sl.cross_entropy(x, t),
+        lambda: x.sum(),
+        lambda: sl.cross_entropy(xs, ts),
+        x.size,
+        xs.size,
+    )
+
+
+if __name__ == "__main__":
+    main()
