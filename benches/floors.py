@@ -50,26 +50,17 @@ def wide_rows(rng, shape):
     tiny = np.ascontiguousarray(small[:1, :16])
     tiny_out = np.empty_like(tiny)
     n, sn = x.size, small.size
-    row(
-        f"softmax out= {shape}",
-        1.15,
-        lambda: sl.softmax(x, out=out),
-        lambda: np.copyto(out, x),
-        lambda: sl.softmax(small, out=small_out),
-        lambda: sl.softmax(tiny, out=tiny_out),
-        n,
-        sn,
-    )
-    row(
-        f"log_softmax out= {shape}",
-        1.15,
-        lambda: sl.log_softmax(x, out=out),
-        lambda: np.copyto(out, x),
-        lambda: sl.log_softmax(small, out=small_out),
-        lambda: sl.log_softmax(tiny, out=tiny_out),
-        n,
-        sn,
-    )
+    for f in (sl.softmax, sl.log_softmax):
+        row(
+            f"{f.__name__} out= {shape}",
+            1.15,
+            lambda f=f: f(x, out=out),
+            lambda: np.copyto(out, x),
+            lambda f=f: f(small, out=small_out),
+            lambda f=f: f(tiny, out=tiny_out),
+            n,
+            sn,
+        )
     b = rng.uniform(0, 1, shape).astype(np.float32)
     sb = np.ascontiguousarray(b[: small.shape[0]])
     row(
