@@ -14,7 +14,7 @@ import softloss
 
 SCRIPT = textwrap.dedent(
     r"""
-    import hashlib, json, sys
+    import hashlib, itertools, json, sys
     import numpy as np
     import softloss as sl
     sys.path.insert(0, sys.argv[1])
@@ -70,18 +70,37 @@ SCRIPT = textwrap.dedent(
         for shape, axis in edge_routes:
             classes = shape[axis]
             spreads = np.repeat([85.99, 86.0, 86.01, 95.0, 103.0, 699.9, 700.0, 700.1, 720, 744], 2)
-            x = rng.uniform(0, 1, shape).astype(dtype)
-            xm = np.moveaxis(x, axis, -1)
-            s = np.resize(spreads, xm.shape[:-1])
-            xm *= -s[..., None]
-            xm[..., 0] = 0
-            xm[..., classes // 2] = -s
-            for f in (sl.softmax, sl.log_softmax):
-                add(f(x, axis))
-            t = rng.integers(0, classes, np.delete(np.array(shape), axis % len(shape)))
-            for eps in (0.0, 0.1):
-                loss, grad = sl.cross_entropy_with_grad(x, t, label_smoothing=eps, axis=axis)
-                add(loss); add(grad)
+            others = shape[:axis % len(shape)] + shape[axis % len(shape) + 1 :]
+            s = np.resize(spreads, int(np.prod(others)))
+            r = rng.uniform(0, 1, (len(s), classes)) * -s[:, None]
+            r[:, 0] = 0
+            r[:, classes // 2] = -s
+            # Then with a NaN in every third row: a NaN row's extent must not hide the spread of
+            # the rows that share its tile.
+            r_nan = r.copy()
+            r_nan[::3, 1] = np.nan
+            r_nan[1::3, -1] = np.nan
+            t = rng.integers(0, classes, others)
+            for rows in (r, r_nan):
+                x = np.moveaxis(rows.reshape(others + (classes,)), -1, axis)
+                x = np.ascontiguousarray(x.astype(dtype))
+                for f in (sl.softmax, sl.log_softmax):
+                    add(f(x, axis))
+                for eps in (0.0, 0.1):
+                    loss, grad = sl.cross_entropy_with_grad(x, t, label_smoothing=eps, axis=axis)
+                    add(loss); add(grad)
+        # One tile (16 rows of 10 classes, or 16 columns with the class axis first): row i
+        # spreads beyond the fast exp's domain, row j ends in a NaN. The NaN must not hide row
+        # i's spread when the lanes' ranges are combined.
+        far = -200.0 if dtype == np.float32 else -800.0
+        tile = np.tile(-np.linspace(0, 1, 10), (16, 1)).astype(dtype)
+        for i, j in itertools.permutations(range(16), 2):
+            y = tile.copy()
+            y[i, 5] = far
+            y[j, -1] = np.nan
+            add(sl.softmax(y)[i])
+            add(sl.log_softmax(y.T, axis=0)[:, i])
+            add(sl.cross_entropy_with_grad(y, np.zeros(16, np.int64), reduction="none")[1][i])
         xb = rng.uniform(0, 1, 100_003).astype(dtype)
         yb = rng.uniform(0, 1, 100_003).astype(dtype)
         for r in ("none", "mean"):
