@@ -101,6 +101,27 @@ SCRIPT = textwrap.dedent(
             add(sl.softmax(y)[i])
             add(sl.log_softmax(y.T, axis=0)[:, i])
             add(sl.cross_entropy_with_grad(y, np.zeros(16, np.int64), reduction="none")[1][i])
+        # Random hostile values on every route: spreads on both sides of the fast exp's domain,
+        # NaN, +-inf and -inf scattered over rows and tiles.
+        for shape, axis in [((64, 300), -1), ((96, 10), -1), ((3, 7, 5, 24), 1)]:
+            for scale in (1.0, 30.0, 300.0):
+                x = rng.standard_normal(shape) * scale
+                u = rng.uniform(0, 1, shape)
+                x[u < 0.02] = np.nan
+                x[(u >= 0.02) & (u < 0.03)] = np.inf
+                x[(u >= 0.03) & (u < 0.06)] = -np.inf
+                x = x.astype(dtype)
+                for f in (sl.softmax, sl.log_softmax):
+                    add(f(x, axis))
+                others = np.delete(np.array(shape), axis % len(shape))
+                t = rng.integers(0, shape[axis], others)
+                loss, grad = sl.cross_entropy_with_grad(x, t, reduction="none", axis=axis)
+                add(loss); add(grad)
+                p = sl.softmax(rng.standard_normal(shape).astype(dtype), axis)
+                loss, grad = sl.cross_entropy_with_grad(
+                    x, p, label_smoothing=0.1, reduction="none", axis=axis
+                )
+                add(loss); add(grad)
         xb = rng.uniform(0, 1, 100_003).astype(dtype)
         yb = rng.uniform(0, 1, 100_003).astype(dtype)
         for r in ("none", "mean"):
