@@ -1,7 +1,8 @@
 //! The vectorised cross-entropy row (class axis last): loss and gradient in one visit.
 //!
 //! Formulas as in [`super::cross_entropy`]. Passes over one row `x` (which stays in cache):
-//! max; `e_c = exp(x_c - m)` summed (and stored into the gradient row when one is wanted); for
+//! max (with the min: [`super::rowops::Extent`]); `e_c = exp(x_c - m)` (the in-range exp when the
+//! row's spread allows) summed (and stored into the gradient row when one is wanted); for
 //! smoothing or probability targets one more reduction (`sum w_c (x_c - m)` or
 //! `sum q_c (x_c - m)`); then the gradient `g_c = e_c (s_i Q / s) - s_i q_c` in place, with the
 //! target's `-s_i (1 - eps) w_t` added as one scalar fix-up. The loss is assembled in f64 from the
@@ -76,7 +77,7 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
     let smooth = eps / classes as f64;
     let mv = V::splat(m);
     let store = !g.is_empty();
-    let (s, next_m) = exp_sum_ahead::<T, V>(x, m, ext, next, g);
+    let (s, next_ext) = exp_sum_ahead::<T, V>(x, m, ext, next, g);
     let (log_s, mf) = (ln_f64(s), m.to_f64());
     // `sum_c w_c (x_c - m)` (x padded with m, so padded lanes add 0).
     let shifted_sum = |w: Option<&[T]>| {
@@ -101,9 +102,9 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
         (None, Target::Prob { y, .. }) => {
             let y = &y[start..start + classes];
             let part = prob_target::<T, V>(ctx, x, y, g, Pass { m, s, log_s, scale });
-            return (part, next_m);
+            return (part, next_ext);
         }
-        (None, Target::Class(_)) => return (LossSum::default(), next_m),
+        (None, Target::Class(_)) => return (LossSum::default(), next_ext),
     };
     if store {
         let a = V::splat(T::from_f64(scale * q_total / s));
@@ -134,7 +135,7 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
             g[t] = T::from_f64(gt.to_f64() - scale * (1.0 - eps) * ctx.weight(t));
         }
     }
-    (LossSum { loss, weight }, next_m)
+    (LossSum { loss, weight }, next_ext)
 }
 
 /// What the first passes over a row found.

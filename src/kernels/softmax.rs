@@ -6,20 +6,21 @@
 //! Stability: subtracting the row max makes every exponent `<= 0`, so nothing overflows and the
 //! largest term is exactly 1, hence `1 <= s <= C` and `ln(s)` is well conditioned. log_softmax
 //! subtracts `m` before `ln(s)` so large logits with small differences keep their precision. The
-//! exps are summed in the fixed lane order of [`super::rowops`] (16 f64 lane totals), through
-//! its in-range exp when the row's spread allows. Special rows (SPEC.md): a row holding +inf or NaN, or only -inf, becomes NaN (the
-//! NaN propagates through `s`); -inf among finite values gives 0 / -inf.
+//! exps are summed in the fixed lane order of [`super::rowops`] (16 f64 lane totals), through its
+//! in-range exp when the row's spread allows. Special rows (SPEC.md): a row holding +inf or NaN, or
+//! only -inf, becomes NaN (the NaN propagates through `s`); -inf among finite values gives 0 /
+//! -inf.
 //!
 //! Gradients (from the forward output, see [`super::softmax_backward`]):
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
-//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max, found while
-//! the previous row of the chunk computes its exps; exp stored and summed; scale); a longer row
-//! takes the online two-pass route (running max and rescaled sum, then one write pass), reading
-//! it from memory twice instead of three times. When the class axis is not last, a `(classes, inner)` block is processed in tiles of one vector of columns, vectorising
-//! across the contiguous inner axis without a transpose; rows shorter than a vector are processed
-//! the same way, one row per lane, after a transpose on the fly. A tile accumulates each lane's
-//! sum in f64 in class order.
+//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max, found while the
+//! previous row of the chunk computes its exps; exp stored and summed; scale); a longer row takes
+//! the online two-pass route (running max and rescaled sum, then one write pass), reading it from
+//! memory twice instead of three times. When the class axis is not last, a `(classes, inner)` block
+//! is processed in tiles of one vector of columns, vectorising across the contiguous inner axis
+//! without a transpose; rows shorter than a vector are processed the same way, one row per lane,
+//! after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
 
 use super::rowops::{
     exp_if_in_range, exp_sum_ahead, extent, lanes_in_range, ld, map, max, scale_raw, st, st_raw,
