@@ -111,19 +111,31 @@ pub fn forward<T: Real>(
         return forward_rows(input, targets, layout, losses);
     }
     let loss_per = if losses.is_empty() { 0 } else { layout.inner };
-    let parts = parallel::map_chunks(
+    let parts = map_blocks(layout, losses, loss_per, |r, l| {
+        let (input, targets, local) = chunk(input, targets, layout, r);
+        forward_rows(input, &targets, local, l)
+    });
+    LossSum::total(parts)
+}
+
+/// [`parallel::map_chunks`] over the outer blocks (chunks sized by [`ROW_COST`]) with one output,
+/// `per` elements of `out` per block.
+fn map_blocks<A: Send, R: Send>(
+    layout: Layout,
+    out: &mut [A],
+    per: usize,
+    f: impl Fn(Range<usize>, &mut [A]) -> R + Sync,
+) -> Vec<R> {
+    let no_second_output: &mut [u8] = &mut [];
+    parallel::map_chunks(
         layout.outer,
         layout.inner * ROW_COST,
-        losses,
-        loss_per,
-        &mut [] as &mut [u8],
+        out,
+        per,
+        no_second_output,
         0,
-        |r, l, _| {
-            let (input, targets, local) = chunk(input, targets, layout, r);
-            forward_rows(input, &targets, local, l)
-        },
-    );
-    LossSum::total(parts)
+        |r, a, _| f(r, a),
+    )
 }
 
 /// The input, targets and layout of the outer blocks `r`.
@@ -186,25 +198,17 @@ pub fn backward<T: Real>(
     if block == 0 {
         return;
     }
-    parallel::map_chunks(
-        layout.outer,
-        layout.inner * ROW_COST,
-        grad,
-        block,
-        &mut [] as &mut [u8],
-        0,
-        |r, g, _| {
-            let k0 = r.start * layout.inner;
-            let (_, targets, local) = chunk::<T>(&[], targets, layout, r);
-            for_each_row(local, |k, base| {
-                if let Some(c) = targets.class_of(k, layout.classes) {
-                    if let Some(g) = g.get_mut(base + c * layout.inner) {
-                        *g = T::from_f64(-targets.weight_of(c) * scale.at(k0 + k));
-                    }
+    map_blocks(layout, grad, block, |r, g| {
+        let k0 = r.start * layout.inner;
+        let (_, targets, local) = chunk::<T>(&[], targets, layout, r);
+        for_each_row(local, |k, base| {
+            if let Some(c) = targets.class_of(k, layout.classes) {
+                if let Some(g) = g.get_mut(base + c * layout.inner) {
+                    *g = T::from_f64(-targets.weight_of(c) * scale.at(k0 + k));
                 }
-            });
-        },
-    );
+            }
+        });
+    });
 }
 
 #[cfg(test)]
