@@ -408,14 +408,11 @@ impl Tile {
         }
     }
 
-    /// Copies this tile of short rows (`lane_stride == classes`) from `src` into `buf`.
+    /// Copies this tile of short rows (`lane_stride == classes`) from `src` (the chunk's input:
+    /// the transposes may read past the tile) into `buf`.
     #[inline(always)]
     pub fn gather<T: Real, V: Lanes<T>>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
-        V::gather_rows(
-            &src[self.base..self.base + self.lanes * classes],
-            classes,
-            buf,
-        );
+        V::gather_rows(&src[self.base..], self.lanes, classes, buf);
     }
 
     /// Copies `buf` back into this tile of short rows of `dst`.
@@ -423,6 +420,7 @@ impl Tile {
     pub fn scatter<T: Real, V: Lanes<T>>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
         V::scatter_rows(
             buf,
+            self.lanes,
             classes,
             &mut dst[self.base..self.base + self.lanes * classes],
         );
@@ -567,10 +565,12 @@ impl LaneSum {
 
 /// Double-buffered [`TileBuf`]s for short rows: the rows of the next tile are gathered before the
 /// current one is computed, so the vector loads never wait on the scalar stores that filled
-/// their buffer (a store-forwarding stall that otherwise dominates short rows). `K` inputs.
+/// their buffer (a store-forwarding stall that otherwise dominates short rows). `K` inputs. The
+/// two sets trade roles by index: swapping them would copy `2 * K` KB per tile.
 pub struct TileBufs<T, const K: usize> {
-    ready: [TileBuf<T>; K],
-    next: [TileBuf<T>; K],
+    sets: [[TileBuf<T>; K]; 2],
+    /// The set holding the current tile's rows.
+    ready: usize,
     out: TileBuf<T>,
     primed: bool,
 }
@@ -581,8 +581,8 @@ impl<T: Real, const K: usize> Default for TileBufs<T, K> {
     fn default() -> Self {
         let zero = [T::ZERO; 16 * SHORT_ROW];
         TileBufs {
-            ready: [zero; K],
-            next: [zero; K],
+            sets: [[zero; K]; 2],
+            ready: 0,
             out: zero,
             primed: false,
         }
@@ -601,10 +601,9 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
         classes: usize,
     ) -> (&[TileBuf<T>; K], &mut TileBuf<T>) {
         if self.primed {
-            std::mem::swap(&mut self.ready, &mut self.next);
+            self.ready ^= 1;
         } else {
-            for (buf, s) in self
-                .ready
+            for (buf, s) in self.sets[self.ready]
                 .iter_mut()
                 .zip(src)
                 .filter(|(_, s)| !s.is_empty())
@@ -614,11 +613,15 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
         }
         self.primed = false;
         if let Some(c) = coming.filter(|c| c.lane_stride != 1) {
-            for (buf, s) in self.next.iter_mut().zip(src).filter(|(_, s)| !s.is_empty()) {
+            for (buf, s) in self.sets[self.ready ^ 1]
+                .iter_mut()
+                .zip(src)
+                .filter(|(_, s)| !s.is_empty())
+            {
                 c.gather::<T, V>(s, classes, buf);
             }
             self.primed = true;
         }
-        (&self.ready, &mut self.out)
+        (&self.sets[self.ready], &mut self.out)
     }
 }

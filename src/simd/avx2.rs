@@ -208,14 +208,14 @@ impl Lanes<f32> for F32x16 {
     const N: usize = 16;
 
     #[inline(always)]
-    fn gather_rows(src: &[f32], classes: usize, buf: &mut [f32; 256]) {
+    fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32; 256]) {
         // SAFETY: AVX2 is available (module docs).
-        unsafe { transpose::gather_f32(src, classes, buf) }
+        unsafe { transpose::gather_f32(src, rows, classes, buf) }
     }
     #[inline(always)]
-    fn scatter_rows(buf: &[f32; 256], classes: usize, dst: &mut [f32]) {
+    fn scatter_rows(buf: &[f32; 256], rows: usize, classes: usize, dst: &mut [f32]) {
         // SAFETY: AVX2 is available (module docs).
-        unsafe { transpose::scatter_f32(buf, classes, dst) }
+        unsafe { transpose::scatter_f32(buf, rows, classes, dst) }
     }
 
     lanewise!(
@@ -356,14 +356,14 @@ impl Lanes<f64> for F64x8 {
     const N: usize = 8;
 
     #[inline(always)]
-    fn gather_rows(src: &[f64], classes: usize, buf: &mut [f64; 256]) {
+    fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64; 256]) {
         // SAFETY: AVX2 is available (module docs).
-        unsafe { transpose::gather_f64(src, classes, buf) }
+        unsafe { transpose::gather_f64(src, rows, classes, buf) }
     }
     #[inline(always)]
-    fn scatter_rows(buf: &[f64; 256], classes: usize, dst: &mut [f64]) {
+    fn scatter_rows(buf: &[f64; 256], rows: usize, classes: usize, dst: &mut [f64]) {
         // SAFETY: AVX2 is available (module docs).
-        unsafe { transpose::scatter_f64(buf, classes, dst) }
+        unsafe { transpose::scatter_f64(buf, rows, classes, dst) }
     }
 
     lanewise!(

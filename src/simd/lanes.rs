@@ -89,27 +89,30 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     #[must_use]
     fn ln(self) -> Self;
 
-    /// Copies contiguous rows of `classes` elements (at most 16 rows, `classes` below 16) from
-    /// `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`. Paths with
-    /// register transposes override this element-by-element copy (same bits: data only moves).
+    /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below 16) of
+    /// `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`. `src` may run on
+    /// past the rows (register-transpose paths may read, never use, it); slots of classes past
+    /// the last may be overwritten. Paths with register transposes override this
+    /// element-by-element copy (same bits where it matters: data only moves).
     #[inline(always)]
-    fn gather_rows(src: &[T], classes: usize, buf: &mut [T; 256]) {
+    fn gather_rows(src: &[T], rows: usize, classes: usize, buf: &mut [T; 256]) {
         if classes == 0 {
             return;
         }
-        for (l, row) in src.chunks_exact(classes).take(16).enumerate() {
+        for (l, row) in src.chunks_exact(classes).take(rows.min(16)).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 buf[(c * 16 + l) % 256] = v;
             }
         }
     }
-    /// The inverse of [`Lanes::gather_rows`]: `buf[c * 16 + l]` to row `l`, class `c` of `dst`.
+    /// The inverse of [`Lanes::gather_rows`]: `buf[c * 16 + l]` to row `l`, class `c` of the
+    /// first `rows` rows of `dst`; nothing else in `dst` is written.
     #[inline(always)]
-    fn scatter_rows(buf: &[T; 256], classes: usize, dst: &mut [T]) {
+    fn scatter_rows(buf: &[T; 256], rows: usize, classes: usize, dst: &mut [T]) {
         if classes == 0 {
             return;
         }
-        for (l, row) in dst.chunks_exact_mut(classes).take(16).enumerate() {
+        for (l, row) in dst.chunks_exact_mut(classes).take(rows.min(16)).enumerate() {
             for (c, v) in row.iter_mut().enumerate() {
                 *v = buf[(c * 16 + l) % 256];
             }

@@ -3,13 +3,15 @@
 //! A tile of short rows (`classes < 16`, one row per lane) is computed on a class-major copy,
 //! `buf[c * 16 + l]` for row `l`, class `c`. Copying it element by element costs about two cycles
 //! per element, as much as the arithmetic on it; here blocks of 8×8 f32 (4×4 f64) are loaded a
-//! row at a time, transposed in registers and stored a class at a time. A row's last block is
-//! loaded and stored 8 (4) wide, running into the next row — a store there is overwritten by the
-//! next row's own, later store — except at the end of the tile, where the load is a `vmaskmov`
-//! and the store writes only the row's elements (`vmaskmov` stores are slow on AMD); so nothing
-//! outside the tile is read or written, nor any buffer slot of a class past the last. Rows past
-//! the last whole block are copied one by one. Only data moves, so the result is the same bits
-//! as the portable copy's.
+//! row at a time, transposed in registers and stored a whole class block at a time (slots of
+//! classes past the last get values nothing reads). A row's last block is loaded 8 (4) wide,
+//! running into the next row; the caller passes the input from the tile to the end of its
+//! chunk, so only a block that would run past that is loaded per row, with a `vmaskmov` for the
+//! rows at the end. Stores into the rows are 8 (4) wide too, and a store running into the next
+//! row is overwritten by that row's own, later store; at the end of the tile the store writes
+//! only the row's elements (`vmaskmov` stores are slow on AMD), so nothing outside the tile is
+//! written. Rows past the last whole block are copied one by one. Only data moves, so the
+//! result is the same bits as the portable copy's.
 //!
 //! The AVX-512 path calls these too (its entry point enables avx2).
 
@@ -25,74 +27,130 @@ use std::arch::x86_64::{
 const BUF: usize = 256;
 
 /// Defines the gather and scatter of one element type: `$w` lanes per register, blocks of
-/// `$w` × `$w` through `$transpose`.
+/// `$w` × `$w` through `$transpose`. Plain `while` loops and fixed-size arrays: iterator adaptors
+/// (`step_by().rev()`, `take(k)`) here kept the transposed registers on the stack.
 macro_rules! tile_copies {
     ($gather:ident, $scatter:ident, $t:ty, $v:ty, $w:literal, $loadu:ident, $maskload:ident,
      $storeu:ident, $mask:ident, $transpose:ident) => {
-        /// Copies the rows of `src` (contiguous rows of `classes` elements, at most 16 rows,
-        /// `classes` below 16) into `buf[c * 16 + l]`.
+        /// Copies `rows` (at most 16) contiguous rows of `classes` (below 16) elements from the
+        /// start of `src` into `buf[c * 16 + l]`. Reads may run past the rows into the rest of
+        /// `src`; slots of classes past the last (up to the end of their block) get
+        /// unspecified values.
         #[inline]
         #[target_feature(enable = "avx2")]
-        pub(in crate::simd) fn $gather(src: &[$t], classes: usize, buf: &mut [$t; BUF]) {
-            let rows = rows_of(src.len(), classes);
+        pub(in crate::simd) fn $gather(
+            src: &[$t],
+            rows: usize,
+            classes: usize,
+            buf: &mut [$t; BUF],
+        ) {
+            if classes == 0 || classes >= 16 {
+                return;
+            }
+            let rows = whole_rows(rows, classes, src.len());
             let whole = rows - rows % $w;
-            for rb in (0..whole).step_by($w) {
-                for cb in (0..classes).step_by($w) {
-                    let k = (classes - cb).min($w);
-                    let mask = $mask(k);
-                    let v: [$v; $w] = std::array::from_fn(|r| {
-                        let at = &src[(rb + r) * classes + cb..];
-                        // SAFETY: AVX is available (target feature); a full load reads
-                        // `at[..$w]` (past the row's `k` elements into the next row's, which are
-                        // not used), a masked load only the first `k <= at.len()` elements.
-                        unsafe {
-                            if at.len() >= $w {
-                                $loadu(at.as_ptr())
-                            } else {
-                                $maskload(at.as_ptr(), mask)
+            let mut rb = 0;
+            while rb < whole {
+                let mut cb = 0;
+                while cb < classes {
+                    let at = rb * classes + cb;
+                    let v: [$v; $w] = if at + ($w - 1) * classes + $w <= src.len() {
+                        std::array::from_fn(|r| {
+                            let row = &src[at + r * classes..at + r * classes + $w];
+                            // SAFETY: AVX is available (target feature); `row` holds $w elements.
+                            unsafe { $loadu(row.as_ptr()) }
+                        })
+                    } else {
+                        let mask = $mask((classes - cb).min($w));
+                        std::array::from_fn(|r| {
+                            let row = &src[at + r * classes..];
+                            // SAFETY: AVX is available; a full load reads `row[..$w]`, a masked
+                            // load only the row's first `min(classes - cb, $w) <= row.len()`.
+                            unsafe {
+                                if row.len() >= $w {
+                                    $loadu(row.as_ptr())
+                                } else {
+                                    $maskload(row.as_ptr(), mask)
+                                }
                             }
-                        }
-                    });
-                    for (c, col) in $transpose(v).into_iter().enumerate().take(k) {
-                        // cb + c <= 15 and rb + $w <= 16: the lanes lie in buf.
-                        let at = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
-                        // SAFETY: AVX is available; `at` holds $w writable elements.
-                        unsafe { $storeu(at.as_mut_ptr(), col) };
+                        })
+                    };
+                    let cols = $transpose(v);
+                    let mut c = 0;
+                    while c < $w {
+                        // cb + c <= 15 (cb < classes <= 15, blocks of $w dividing 16) and
+                        // rb + $w <= 16: the lanes lie in buf.
+                        let slot = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
+                        // SAFETY: AVX is available; `slot` holds $w writable elements.
+                        unsafe { $storeu(slot.as_mut_ptr(), cols[c]) };
+                        c += 1;
                     }
+                    cb += $w;
                 }
+                rb += $w;
             }
             gather_rest(src, classes, whole..rows, buf);
         }
 
-        /// Copies `buf[c * 16 + l]` back into the rows of `dst` (the inverse of the gather).
+        /// Copies `buf[c * 16 + l]` back into the `rows` (at most 16) rows of `dst` (the inverse
+        /// of the gather); nothing outside `dst[..rows * classes]` is written.
         #[inline]
         #[target_feature(enable = "avx2")]
-        pub(in crate::simd) fn $scatter(buf: &[$t; BUF], classes: usize, dst: &mut [$t]) {
-            let rows = rows_of(dst.len(), classes);
+        pub(in crate::simd) fn $scatter(
+            buf: &[$t; BUF],
+            rows: usize,
+            classes: usize,
+            dst: &mut [$t],
+        ) {
+            if classes == 0 || classes >= 16 {
+                return;
+            }
+            let rows = whole_rows(rows, classes, dst.len());
+            let dst = &mut dst[..rows * classes];
             let whole = rows - rows % $w;
-            for rb in (0..whole).step_by($w) {
+            let mut rb = 0;
+            while rb < whole {
                 // Last class block first: a full store that runs into the next row is
                 // overwritten by that row's own store, which comes later.
-                for cb in (0..classes).step_by($w).rev() {
-                    let k = (classes - cb).min($w);
+                let mut cb = (classes - 1) / $w * $w;
+                loop {
                     let v: [$v; $w] = std::array::from_fn(|c| {
                         let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
                         // SAFETY: AVX is available; `at` holds $w elements.
                         unsafe { $loadu(at.as_ptr()) }
                     });
-                    for (r, row) in $transpose(v).into_iter().enumerate() {
-                        let at = &mut dst[(rb + r) * classes + cb..];
-                        if at.len() >= $w {
-                            // SAFETY: AVX is available; `at` holds at least $w writable elements.
-                            unsafe { $storeu(at.as_mut_ptr(), row) };
-                        } else {
-                            let mut lanes = [<$t>::default(); $w];
-                            // SAFETY: AVX is available; `lanes` holds $w elements.
-                            unsafe { $storeu(lanes.as_mut_ptr(), row) };
-                            at[..k].copy_from_slice(&lanes[..k]);
+                    let out = $transpose(v);
+                    let at = rb * classes + cb;
+                    if at + ($w - 1) * classes + $w <= dst.len() {
+                        // Every row's store fits (one test, so that the loop unrolls and the
+                        // transposed rows stay in registers).
+                        for (r, row) in out.into_iter().enumerate() {
+                            let d = &mut dst[at + r * classes..at + r * classes + $w];
+                            // SAFETY: AVX is available; `d` holds $w writable elements.
+                            unsafe { $storeu(d.as_mut_ptr(), row) };
+                        }
+                    } else {
+                        // The tile's last rows: a store past `dst` writes the row's part only.
+                        for (r, row) in out.into_iter().enumerate() {
+                            let at = at + r * classes;
+                            if let Some(d) = dst.get_mut(at..at + $w) {
+                                // SAFETY: AVX is available; `d` holds $w writable elements.
+                                unsafe { $storeu(d.as_mut_ptr(), row) };
+                            } else {
+                                let k = (classes - cb).min($w);
+                                let mut lanes = [<$t>::default(); $w];
+                                // SAFETY: AVX is available; `lanes` holds $w elements.
+                                unsafe { $storeu(lanes.as_mut_ptr(), row) };
+                                dst[at..at + k].copy_from_slice(&lanes[..k]);
+                            }
                         }
                     }
+                    if cb == 0 {
+                        break;
+                    }
+                    cb -= $w;
                 }
+                rb += $w;
             }
             scatter_rest(buf, classes, whole..rows, dst);
         }
@@ -124,14 +182,15 @@ tile_copies!(
     transpose4
 );
 
-/// Whole rows in a slice of `len` elements (at most 16; none when `classes` is 0 or 16+, which
-/// the callers never pass).
+/// `rows` (at most 16), or fewer when a slice of `len` elements holds fewer rows of `classes`
+/// (nonzero): the division only where the product does not fit.
 #[inline(always)]
-fn rows_of(len: usize, classes: usize) -> usize {
-    if classes == 0 || classes >= 16 {
-        0
+fn whole_rows(rows: usize, classes: usize, len: usize) -> usize {
+    let rows = rows.min(16);
+    if rows * classes <= len {
+        rows
     } else {
-        (len / classes).min(16)
+        len / classes
     }
 }
 
