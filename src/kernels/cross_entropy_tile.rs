@@ -53,6 +53,86 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
 ) -> LossSum {
     let classes = ctx.layout.classes;
     let (eps, smooth) = (ctx.eps, ctx.eps / classes as f64);
+    let store = !io.g.is_empty();
+    let found = first_passes::<T, V, G>(ctx, io, group);
+    let mut sum = LossSum::default();
+    let mut a = [[T::ZERO; 16]; G];
+    let mut row_scale = [[0.0f64; 16]; G];
+    let mut class = [[None; 16]; G];
+    for (k, (f, &(t, r0))) in found.iter().zip(group).enumerate() {
+        let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
+        f.m.store(&mut mv);
+        f.s.ln::<T, V>().store(&mut log_sv);
+        if store {
+            f.s.recip::<T, V>().store(&mut inv_sv);
+        }
+        let row0 = io.k0 + r0;
+        // Per lane: the loss and weight (an ignored row's stay 0), and the gradient's factors.
+        let mut parts = [LossSum::default(); 16];
+        match ctx.target {
+            Target::Prob { .. } => {
+                for (l, part) in parts.iter_mut().enumerate().take(t.lanes) {
+                    let q_total = (1.0 - eps) * f.wy[l] + smooth * ctx.weight_total;
+                    *part = LossSum {
+                        loss: log_sv[l].to_f64() * q_total - f.shifted[l],
+                        weight: 1.0,
+                    };
+                    if store {
+                        let scale = io.scale.at(row0 + l);
+                        row_scale[k][l] = scale;
+                        a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
+                    }
+                }
+            }
+            Target::Class(tg) => {
+                let targets = tg.target.get(row0..row0 + t.lanes).unwrap_or_default();
+                for (l, (&target, part)) in targets.iter().zip(&mut parts).enumerate() {
+                    let Some(tc) = tg.class_from(target, classes) else {
+                        continue;
+                    };
+                    class[k][l] = Some(tc);
+                    let (w_t, log_s) = (tg.weight_of(tc), log_sv[l].to_f64());
+                    let x_t = io.x[t.at(l, tc)].to_f64() - mv[l].to_f64();
+                    let mut loss = -(1.0 - eps) * w_t * (x_t - log_s);
+                    if eps > 0.0 {
+                        loss -= smooth * (f.shifted[l] - log_s * ctx.weight_total);
+                    }
+                    *part = LossSum { loss, weight: w_t };
+                    if store {
+                        let q_total = (1.0 - eps) * w_t + smooth * ctx.weight_total;
+                        let scale = io.scale.at(row0 + l);
+                        row_scale[k][l] = scale;
+                        a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
+                    }
+                }
+            }
+        }
+        if let Some(slots) = io.losses.get_mut(r0..r0 + t.lanes) {
+            for (slot, part) in slots.iter_mut().zip(&parts) {
+                *slot = T::from_f64(part.loss);
+            }
+        }
+        for &part in parts.iter().take(t.lanes) {
+            sum = sum + part;
+        }
+    }
+    if store {
+        write_grad::<T, V, G>(ctx, io.y, io.g, group, &class, &a, &row_scale);
+    }
+    sum
+}
+
+/// The passes over the classes of up to `G` tiles: the lane-wise max (and min), then the exps
+/// (stored into the gradient when one is wanted) with their sums, and for smoothing or
+/// probability targets the per-lane sums of [`Found`].
+#[inline(always)]
+fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
+    ctx: &Ctx<'_, T>,
+    io: &mut TileIo<'_, '_, T>,
+    group: &[(Tile, usize)],
+) -> [Found<V>; G] {
+    let classes = ctx.layout.classes;
+    let (eps, smooth) = (ctx.eps, ctx.eps / classes as f64);
     let prob = matches!(ctx.target, Target::Prob { .. });
     let store = !io.g.is_empty();
     let (keep, add) = (
@@ -95,60 +175,7 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
             }
         }
     }
-    let mut sum = LossSum::default();
-    let mut a = [[T::ZERO; 16]; G];
-    let mut row_scale = [[0.0f64; 16]; G];
-    let mut class = [[None; 16]; G];
-    for (k, (f, &(t, r0))) in found.iter().zip(group).enumerate() {
-        let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
-        f.m.store(&mut mv);
-        f.s.ln::<T, V>().store(&mut log_sv);
-        f.s.recip::<T, V>().store(&mut inv_sv);
-        for l in 0..t.lanes {
-            let row = io.k0 + r0 + l;
-            let log_s = log_sv[l].to_f64();
-            let scale = io.scale.at(row);
-            let (part, q_total) = if prob {
-                let q_total = (1.0 - eps) * f.wy[l] + smooth * ctx.weight_total;
-                (
-                    LossSum {
-                        loss: log_s * q_total - f.shifted[l],
-                        weight: 1.0,
-                    },
-                    q_total,
-                )
-            } else if let Some(tc) = match ctx.target {
-                Target::Class(tg) => tg.class_of(row, classes),
-                Target::Prob { .. } => None,
-            } {
-                class[k][l] = Some(tc);
-                let w_t = ctx.weight(tc);
-                let x_t = io.x[t.at(l, tc)].to_f64() - mv[l].to_f64();
-                let mut loss = -(1.0 - eps) * w_t * (x_t - log_s);
-                if eps > 0.0 {
-                    loss -= smooth * (f.shifted[l] - log_s * ctx.weight_total);
-                }
-                (
-                    LossSum { loss, weight: w_t },
-                    (1.0 - eps) * w_t + smooth * ctx.weight_total,
-                )
-            } else {
-                (LossSum::default(), 0.0)
-            };
-            if prob || class[k][l].is_some() {
-                row_scale[k][l] = scale;
-                a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
-            }
-            if let Some(slot) = io.losses.get_mut(r0 + l) {
-                *slot = T::from_f64(part.loss);
-            }
-            sum = sum + part;
-        }
-    }
-    if store {
-        write_grad::<T, V, G>(ctx, io.y, io.g, group, &class, &a, &row_scale);
-    }
-    sum
+    found
 }
 
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each

@@ -40,7 +40,13 @@ impl<T: Real> ClassTargets<'_, T> {
     #[inline]
     #[must_use]
     pub fn class_of(&self, k: usize, classes: usize) -> Option<usize> {
-        let t = *self.target.get(k)?;
+        self.class_from(*self.target.get(k)?, classes)
+    }
+
+    /// The class of a row whose target is `t` (see [`Self::class_of`]).
+    #[inline]
+    #[must_use]
+    pub fn class_from(&self, t: i64, classes: usize) -> Option<usize> {
         if t == self.ignore_index {
             return None;
         }

@@ -55,11 +55,11 @@ macro_rules! tile_copies {
                 while cb < classes {
                     let at = rb * classes + cb;
                     let v: [$v; $w] = if at + ($w - 1) * classes + $w <= src.len() {
-                        std::array::from_fn(|r| {
-                            let row = &src[at + r * classes..at + r * classes + $w];
-                            // SAFETY: AVX is available (target feature); `row` holds $w elements.
-                            unsafe { $loadu(row.as_ptr()) }
-                        })
+                        // One test for the block (slice indexing per row would spill).
+                        let p = src.as_ptr();
+                        // SAFETY: AVX is available (target feature); row r's $w elements start
+                        // at `at + r * classes`, and the last row's end is tested above.
+                        std::array::from_fn(|r| unsafe { $loadu(p.add(at + r * classes)) })
                     } else {
                         let mask = $mask((classes - cb).min($w));
                         std::array::from_fn(|r| {
@@ -76,14 +76,12 @@ macro_rules! tile_copies {
                         })
                     };
                     let cols = $transpose(v);
-                    let mut c = 0;
-                    while c < $w {
-                        // cb + c <= 15 (cb < classes <= 15, blocks of $w dividing 16) and
-                        // rb + $w <= 16: the lanes lie in buf.
-                        let slot = &mut buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
-                        // SAFETY: AVX is available; `slot` holds $w writable elements.
-                        unsafe { $storeu(slot.as_mut_ptr(), cols[c]) };
-                        c += 1;
+                    let p = buf.as_mut_ptr();
+                    for (c, col) in cols.into_iter().enumerate() {
+                        // SAFETY: AVX is available. cb is a multiple of $w (which divides 16)
+                        // below classes <= 15, so cb + c <= 15; rb + $w <= whole <= 16: the
+                        // slots (cb + c) * 16 + rb .. + $w lie in buf's 256.
+                        unsafe { $storeu(p.add((cb + c) * 16 + rb), col) };
                     }
                     cb += $w;
                 }
@@ -114,20 +112,21 @@ macro_rules! tile_copies {
                 // overwritten by that row's own store, which comes later.
                 let mut cb = (classes - 1) / $w * $w;
                 loop {
-                    let v: [$v; $w] = std::array::from_fn(|c| {
-                        let at = &buf[(cb + c) * 16 + rb..(cb + c) * 16 + rb + $w];
-                        // SAFETY: AVX is available; `at` holds $w elements.
-                        unsafe { $loadu(at.as_ptr()) }
-                    });
+                    let p = buf.as_ptr();
+                    // SAFETY: AVX is available; as in the gather, cb + c <= 15 and
+                    // rb + $w <= 16, so the slots lie in buf.
+                    let v: [$v; $w] =
+                        std::array::from_fn(|c| unsafe { $loadu(p.add((cb + c) * 16 + rb)) });
                     let out = $transpose(v);
                     let at = rb * classes + cb;
                     if at + ($w - 1) * classes + $w <= dst.len() {
                         // Every row's store fits (one test, so that the loop unrolls and the
                         // transposed rows stay in registers).
+                        let p = dst.as_mut_ptr();
                         for (r, row) in out.into_iter().enumerate() {
-                            let d = &mut dst[at + r * classes..at + r * classes + $w];
-                            // SAFETY: AVX is available; `d` holds $w writable elements.
-                            unsafe { $storeu(d.as_mut_ptr(), row) };
+                            // SAFETY: AVX is available; row r's $w elements start at
+                            // `at + r * classes`, and the last row's end is tested above.
+                            unsafe { $storeu(p.add(at + r * classes), row) };
                         }
                     } else {
                         // The tile's last rows: a store past `dst` writes the row's part only.
