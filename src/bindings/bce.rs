@@ -165,13 +165,13 @@ fn run_ask<'py, T: Float>(
         }),
         Ask::Grad(go) => {
             let go = GradOutput::new(go, reduction, shape)?;
-            let scale = go.scale(reduction, n as f64)?;
+            let scale = go.scale(reduction, || n as f64)?;
             let grad = Output::<T>::new(py, shape);
             grad.fill(3 * n, |g| run(Want::Grad, &mut [], g, scale))?;
             Ok(grad.into_any())
         }
         Ask::Both => {
-            let scale = GradScale::Uniform(scalar_grad_scale(reduction, 1.0, n as f64));
+            let scale = GradScale::Uniform(scalar_grad_scale(reduction, 1.0, || n as f64));
             let grad = Output::<T>::new(py, shape);
             let loss = grad.with_slice(|g| {
                 run_loss(py, reduction, shape, 3 * n, |losses| {

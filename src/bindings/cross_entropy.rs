@@ -179,7 +179,9 @@ fn run<'py, T: Float>(
     let xc = contiguous(x);
     let xs = slice(&xc)?;
     let (eps, lay, red) = (opts.label_smoothing, ax.layout, opts.reduction);
-    let denominator = kernel_target.mean_denominator(lay);
+    // W for mean with a gradient: known before the gradient is written (the loss's own W comes
+    // with its sum).
+    let denominator = || kernel_target.mean_denominator(lay);
     match want {
         Want::Loss => run_loss(py, red, &ax.loss_shape, xs.len(), |losses| {
             forward_backward(

@@ -90,7 +90,7 @@ fn backward_t<'py, T: Float>(
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
     let targets = data.targets(ax.layout.classes)?;
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
-    let scale = go.scale(reduction, targets.weight_sum(ax.layout.classes))?;
+    let scale = go.scale(reduction, || targets.weight_sum(ax.layout.classes))?;
     let grad = Output::<T>::zeros(py, x.shape());
     grad.fill(ax.layout.rows(), |g| {
         nll::backward(&targets, ax.layout, scale, g);

@@ -159,8 +159,13 @@ impl<'a, T: Float> GradOutput<'a, T> {
         }
     }
 
-    /// The per-element scale, dividing a scalar by `denominator` for mean.
-    pub fn scale(&self, reduction: Reduction, denominator: f64) -> Result<GradScale<'_, T>> {
+    /// The per-element scale, dividing a scalar by `denominator()` for mean (not called
+    /// otherwise).
+    pub fn scale(
+        &self,
+        reduction: Reduction,
+        denominator: impl FnOnce() -> f64,
+    ) -> Result<GradScale<'_, T>> {
         match self {
             GradOutput::Scalar(g) => Ok(GradScale::Uniform(scalar_grad_scale(
                 reduction,

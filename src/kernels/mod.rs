@@ -151,11 +151,16 @@ impl LossSum {
 }
 
 /// The factor a per-element gradient is multiplied by for a scalar `grad_output`:
-/// `go / W` for mean, `go` for sum (none uses the per-element grad_output instead).
+/// `go / W` for mean, `go` for sum (none uses the per-element grad_output instead). `weight_sum`
+/// gives `W`; it is called for mean only (for class targets it is a pass over the targets).
 #[must_use]
-pub fn scalar_grad_scale(reduction: Reduction, grad_output: f64, weight_sum: f64) -> f64 {
+pub fn scalar_grad_scale(
+    reduction: Reduction,
+    grad_output: f64,
+    weight_sum: impl FnOnce() -> f64,
+) -> f64 {
     match reduction {
-        Reduction::Mean => grad_output / weight_sum,
+        Reduction::Mean => grad_output / weight_sum(),
         Reduction::Sum | Reduction::None => grad_output,
     }
 }

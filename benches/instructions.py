@@ -1,0 +1,102 @@
+"""Instructions per row of the native kernels, counted by valgrind's cachegrind.
+
+    python benches/instructions.py [--shape 4096x10] [--dtype float32] [--calls 50]
+        [--only softmax,cross_entropy_with_grad]
+
+On a shared machine the timings of a small change drown in noise; the instruction count does
+not. Each call runs under ``valgrind --tool=cachegrind --cache-sim=no`` in a child process
+(one thread), and the softloss functions' counts are divided by ``calls * rows``. Fewer
+instructions is not always faster (stalls do not show), so confirm a change with
+``benches/ab_builds.py``. Needs ``valgrind`` on the PATH.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CHILD = """
+import numpy as np
+import softloss as sl
+from softloss import _native as n
+sl.set_num_threads(1)
+rng = np.random.default_rng(0)
+shape, dt, calls, name = {shape!r}, np.{dtype}, {calls}, {name!r}
+x = rng.standard_normal(shape).astype(dt)
+t = rng.integers(0, shape[-1], shape[0])
+y = rng.random(shape).astype(dt)
+fs = {{
+    "softmax": lambda: n.softmax(x, -1),
+    "log_softmax": lambda: n.log_softmax(x, -1),
+    "cross_entropy": lambda: n.cross_entropy(x, t, None, -100, "mean", 0.0, None),
+    "cross_entropy(probs)": lambda: n.cross_entropy(x, y, None, -100, "mean", 0.0, None),
+    "cross_entropy_with_grad": lambda: n.cross_entropy_with_grad(
+        x, t, None, -100, "mean", 0.0, None
+    ),
+}}
+for _ in range(calls):
+    fs[name]()
+"""
+
+NAMES = [
+    "softmax",
+    "log_softmax",
+    "cross_entropy",
+    "cross_entropy(probs)",
+    "cross_entropy_with_grad",
+]
+
+
+def count(name, shape, dtype, calls):
+    """``{function: instructions}`` of the softloss functions for ``calls`` calls of ``name``."""
+    with tempfile.TemporaryDirectory() as d:
+        script, out = os.path.join(d, "child.py"), os.path.join(d, "cg.out")
+        with open(script, "w") as f:
+            f.write(CHILD.format(shape=shape, dtype=dtype, calls=calls, name=name))
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                f"--cachegrind-out-file={out}",
+                sys.executable,
+                script,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        report = subprocess.run(
+            ["cg_annotate", out], check=True, capture_output=True, text=True
+        ).stdout
+    counts = {}
+    for line in report.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+\S*:(softloss::\S+)", line)
+        if m:
+            counts[m.group(2)] = counts.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
+    return counts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", default="4096x10")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--only", help="comma-separated, from: " + ", ".join(NAMES))
+    args = ap.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not on the PATH")
+    shape = tuple(int(d) for d in args.shape.split("x"))
+    rows = shape[0]
+    for name in args.only.split(",") if args.only else NAMES:
+        counts = count(name, shape, args.dtype, args.calls)
+        total = sum(counts.values()) / (args.calls * rows)
+        print(f"{name:24s} {args.shape} {args.dtype}: {total:7.1f} instructions/row")
+        for fn, c in sorted(counts.items(), key=lambda kv: -kv[1])[:4]:
+            print(f"    {c / (args.calls * rows):7.1f}  {fn}")
+
+
+if __name__ == "__main__":
+    main()
