@@ -90,7 +90,6 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
                     let Some(tc) = tg.class_from(target, classes) else {
                         continue;
                     };
-                    class[k][l] = Some(tc);
                     let (w_t, log_s) = (tg.weight_of(tc), log_sv[l].to_f64());
                     let x_t = io.x[t.at(l, tc)].to_f64() - mv[l].to_f64();
                     let mut loss = -(1.0 - eps) * w_t * (x_t - log_s);
@@ -103,6 +102,7 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
                         let scale = io.scale.at(row0 + l);
                         row_scale[k][l] = scale;
                         a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
+                        class[k][l] = Some((tc, scale * (1.0 - eps) * w_t));
                     }
                 }
             }
@@ -179,14 +179,15 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
 }
 
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each
-/// lane's class-target term (`-s_i (1 - eps) w_t`), and zeros for ignored class-target lanes.
+/// lane's class-target term (`class`: the class and `s_i (1 - eps) w_t`, subtracted in f64), and
+/// zeros for ignored class-target lanes.
 #[inline(always)]
 fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     ctx: &Ctx<'_, T>,
     y: &[T],
     g: &mut [T],
     group: &[(Tile, usize)],
-    class: &[[Option<usize>; 16]; G],
+    class: &[[Option<(usize, f64)>; 16]; G],
     a: &[[T; 16]; G],
     row_scale: &[[f64; 16]; G],
 ) {
@@ -217,10 +218,9 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     for (k, &(t, _)) in group.iter().enumerate() {
         for (l, cls) in class[k].iter().enumerate().take(t.lanes) {
             match *cls {
-                Some(tc) => {
+                Some((tc, amount)) => {
                     let i = t.at(l, tc);
-                    g[i] =
-                        T::from_f64(g[i].to_f64() - row_scale[k][l] * (1.0 - eps) * ctx.weight(tc));
+                    g[i] = T::from_f64(g[i].to_f64() - amount);
                 }
                 None if !prob => (0..classes).for_each(|c| g[t.at(l, c)] = T::ZERO),
                 None => {}
