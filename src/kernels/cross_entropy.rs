@@ -16,7 +16,7 @@
 use super::cross_entropy_row::contiguous_rows;
 use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
-use super::rowops::{tiles, Tile, TileBufs, GROUP};
+use super::rowops::{prefetch_ahead, tiles, Tile, TileBufs, GROUP};
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};
@@ -95,7 +95,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
     type Output = LossSum;
 
     #[inline(always)]
-    fn run<I: Isa>(self, _: I) -> LossSum {
+    fn run<I: Isa>(self, isa: I) -> LossSum {
         let Chunk {
             ctx,
             x,
@@ -147,6 +147,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                     continue;
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
+                prefetch_ahead(isa, t, classes, [io.x, &*io.g]);
                 let coming = tiles.peek().map(|p| p.0);
                 let (ins, gb) = bufs.next::<T::V<I>>(t, coming, [io.x, io.y], classes);
                 let want_grad = !io.g.is_empty();

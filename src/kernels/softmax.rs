@@ -23,8 +23,8 @@
 //! after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
 
 use super::rowops::{
-    exp_if_in_range, exp_sum_ahead, extent, lanes_in_range, ld, map, max, scale_raw, st, st_raw,
-    sub_sub, tiles, Extent, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+    exp_if_in_range, exp_sum_ahead, extent, lanes_in_range, ld, map, max, prefetch_ahead,
+    scale_raw, st, st_raw, sub_sub, tiles, Extent, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -113,6 +113,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
                 return;
             }
             while let Some((tile, _)) = tiles.next() {
+                prefetch_ahead(isa, tile, classes, [x, &*out]);
                 let (xb, ob) = bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [x], classes);
                 tile_forward::<T, T::V<I>>(kind, &xb[0], &mut ob[..], classes, tile.local());
                 tile.scatter::<T, T::V<I>>(ob, classes, out);

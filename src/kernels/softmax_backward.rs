@@ -7,7 +7,9 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{ld, map2, reduce, st, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW};
+use super::rowops::{
+    ld, map2, prefetch_ahead, reduce, st, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+};
 use super::softmax::Kind;
 use super::{Layout, Real};
 use crate::parallel;
@@ -51,7 +53,7 @@ impl<T: Real> Kernel for Backward<'_, T> {
     type Output = ();
 
     #[inline(always)]
-    fn run<I: Isa>(self, _: I) {
+    fn run<I: Isa>(self, isa: I) {
         let Backward {
             kind,
             go,
@@ -77,6 +79,7 @@ impl<T: Real> Kernel for Backward<'_, T> {
                     tile_backward::<T, T::V<I>>(kind, go, y, out, classes, tile);
                     continue;
                 }
+                prefetch_ahead(isa, tile, classes, [go, y, &*out]);
                 let (ins, ob) =
                     bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [go, y], classes);
                 tile_backward::<T, T::V<I>>(

@@ -32,8 +32,9 @@ use std::arch::x86_64::{
     _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
     _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
     _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
-    _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
-    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
+    _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_prefetch,
+    _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
+    _MM_HINT_T0,
 };
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -58,6 +59,25 @@ impl Isa for Avx2 {
     fn stream_fence(self) {
         // SAFETY: SSE is part of x86-64.
         unsafe { _mm_sfence() }
+    }
+
+    #[inline(always)]
+    fn prefetch<T>(self, s: &[T], span: std::ops::Range<usize>) {
+        prefetch_lines(s, span);
+    }
+}
+
+/// `prefetcht0` for each 64-byte line of `s[span]` (clipped to `s`).
+#[inline(always)]
+pub(super) fn prefetch_lines<T>(s: &[T], span: std::ops::Range<usize>) {
+    let size = std::mem::size_of::<T>().max(1);
+    let end = span.end.min(s.len());
+    let mut i = span.start;
+    while i < end {
+        // SAFETY: SSE is part of x86-64; `i < s.len()`, so the address lies in `s` (a prefetch
+        // reads nothing architecturally either way).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().add(i).cast::<i8>()) };
+        i += 64 / size;
     }
 }
 

@@ -59,6 +59,11 @@ impl Isa for Avx512 {
         // SAFETY: SSE is part of x86-64.
         unsafe { _mm_sfence() }
     }
+
+    #[inline(always)]
+    fn prefetch<T>(self, s: &[T], span: std::ops::Range<usize>) {
+        super::avx2::prefetch_lines(s, span);
+    }
 }
 
 /// 16 f32 lanes in one register.

@@ -141,4 +141,11 @@ pub trait Isa: Copy + Send + Sync + 'static {
     /// done sees the streamed data.
     #[inline(always)]
     fn stream_fence(self) {}
+
+    /// Asks for the cache lines of `s[span]` to be fetched ahead of their use (a hint: nothing
+    /// where the path has no prefetch; positions past `s` are skipped).
+    #[inline(always)]
+    fn prefetch<T>(self, s: &[T], span: std::ops::Range<usize>) {
+        let _ = (s, span);
+    }
 }
