@@ -70,14 +70,15 @@ impl Isa for Avx2 {
 /// `prefetcht0` for each 64-byte line of `s[span]` (clipped to `s`).
 #[inline(always)]
 pub(super) fn prefetch_lines<T>(s: &[T], span: std::ops::Range<usize>) {
-    let size = std::mem::size_of::<T>().max(1);
+    // Elements per line (at least 1, whatever the element size).
+    let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
     let end = span.end.min(s.len());
     let mut i = span.start;
     while i < end {
         // SAFETY: SSE is part of x86-64; `i < s.len()`, so the address lies in `s` (a prefetch
         // reads nothing architecturally either way).
         unsafe { _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().add(i).cast::<i8>()) };
-        i += 64 / size;
+        i += step;
     }
 }
 
