@@ -143,7 +143,11 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                         }
                     }
                     sum = sum
-                        + cross_entropy_tile::tiles::<T, T::V<I>, GROUP>(ctx, &mut io, &group[..n]);
+                        + cross_entropy_tile::tiles::<T, T::V<I>, I::F64, GROUP>(
+                            ctx,
+                            &mut io,
+                            &group[..n],
+                        );
                     continue;
                 }
                 // Short rows: computed on class-major copies, the gradient copied back.
@@ -160,7 +164,7 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                     k0: io.k0,
                 };
                 sum = sum
-                    + cross_entropy_tile::tiles::<T, T::V<I>, 1>(
+                    + cross_entropy_tile::tiles::<T, T::V<I>, I::F64, 1>(
                         ctx,
                         &mut local,
                         &[(t.local(), r0)],

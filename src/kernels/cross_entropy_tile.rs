@@ -8,6 +8,7 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{Ctx, Target};
+use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array, lanes_in_range, LaneSum, Tile};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
@@ -46,7 +47,7 @@ struct Found<V> {
 /// Up to `G` tiles (with their chunk-local first rows), processed pass by pass so that each
 /// pass reads runs of adjacent columns; returns their loss and weight sums, adding rows in order.
 #[inline(always)]
-pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
+pub(super) fn tiles<T: Real, V: Lanes<T>, W: Lanes<f64>, const G: usize>(
     ctx: &Ctx<'_, T>,
     io: &mut TileIo<'_, '_, T>,
     group: &[(Tile, usize)],
@@ -58,66 +59,88 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, const G: usize>(
     let mut sum = LossSum::default();
     let mut a = [[T::ZERO; 16]; G];
     let mut row_scale = [[0.0f64; 16]; G];
-    let mut class = [[None; 16]; G];
+    let mut class = [[NO_CLASS; 16]; G];
+    let mut amount = [[0.0f64; 16]; G];
+    let keep = 1.0 - eps;
     for (k, (f, &(t, r0))) in found.iter().zip(group).enumerate() {
         let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
         f.m.store(&mut mv);
         f.s.ln::<T, V>().store(&mut log_sv);
+        let row0 = io.k0 + r0;
         if store {
             f.s.recip::<T, V>().store(&mut inv_sv);
+            row_scale[k] = io.scale.lanes(row0);
         }
-        let row0 = io.k0 + r0;
-        // Per lane: the loss and weight (an ignored row's stay 0), and the gradient's factors.
-        let mut parts = [LossSum::default(); 16];
+        // Per lane: the loss and weight (an ignored row's, and those of lanes past the tile,
+        // stay 0), then the gradient's factors. Class targets compute them on f64 vectors `W`
+        // over all 16 lanes: the same f64 operations as a row's, one rounding each.
+        let (mut loss, mut weight) = ([0.0f64; 16], [0.0f64; 16]);
         match ctx.target {
             Target::Prob { .. } => {
-                for (l, part) in parts.iter_mut().enumerate().take(t.lanes) {
-                    let q_total = (1.0 - eps) * f.wy[l] + smooth * ctx.weight_total;
-                    *part = LossSum {
-                        loss: log_sv[l].to_f64() * q_total - f.shifted[l],
-                        weight: 1.0,
-                    };
+                for l in 0..t.lanes.min(16) {
+                    let q_total = keep * f.wy[l] + smooth * ctx.weight_total;
+                    (loss[l], weight[l]) = (log_sv[l].to_f64() * q_total - f.shifted[l], 1.0);
                     if store {
-                        let scale = io.scale.at(row0 + l);
-                        row_scale[k][l] = scale;
-                        a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
+                        a[k][l] = T::from_f64(row_scale[k][l] * q_total * inv_sv[l].to_f64());
                     }
                 }
             }
             Target::Class(tg) => {
-                let targets = tg.target.get(row0..row0 + t.lanes).unwrap_or_default();
-                for (l, (&target, part)) in targets.iter().zip(&mut parts).enumerate() {
-                    let Some(tc) = tg.class_from(target, classes) else {
-                        continue;
-                    };
-                    let (w_t, log_s) = (tg.weight_of(tc), log_sv[l].to_f64());
-                    let x_t = io.x[t.at(l, tc)].to_f64() - mv[l].to_f64();
-                    let mut loss = -(1.0 - eps) * w_t * (x_t - log_s);
+                let mut counted = [0.0f64; 16];
+                let x_t = gather_class_lanes(
+                    tg,
+                    io.x,
+                    t,
+                    row0,
+                    classes,
+                    &mut class[k],
+                    &mut counted,
+                    &mut weight,
+                );
+                let (m, log_s, inv_s) = (widen(&mv), widen(&log_sv), widen(&inv_sv));
+                let (neg_keep, smooth_total) =
+                    (W::splat(-keep), W::splat(smooth * ctx.weight_total));
+                let mut h = 0;
+                while h < 16 {
+                    let (w, ls) = (W::load(&weight[h..]), W::load(&log_s[h..]));
+                    let d = W::load(&x_t[h..]).sub(W::load(&m[h..])).sub(ls);
+                    let mut v = neg_keep.mul(w).mul(d);
                     if eps > 0.0 {
-                        loss -= smooth * (f.shifted[l] - log_s * ctx.weight_total);
+                        let total =
+                            W::load(&f.shifted[h..]).sub(ls.mul(W::splat(ctx.weight_total)));
+                        v = v.sub(W::splat(smooth).mul(total));
                     }
-                    *part = LossSum { loss, weight: w_t };
+                    v.zero_where_zero(W::load(&counted[h..]))
+                        .store(&mut loss[h..]);
                     if store {
-                        let q_total = (1.0 - eps) * w_t + smooth * ctx.weight_total;
-                        let scale = io.scale.at(row0 + l);
-                        row_scale[k][l] = scale;
-                        a[k][l] = T::from_f64(scale * q_total * inv_sv[l].to_f64());
-                        class[k][l] = Some((tc, scale * (1.0 - eps) * w_t));
+                        let (sc, inv) = (W::load(&row_scale[k][h..]), W::load(&inv_s[h..]));
+                        let q_total = W::splat(keep).mul(w).add(smooth_total);
+                        let mut a64 = [0.0f64; 16];
+                        sc.mul(q_total).mul(inv).store(&mut a64[..]);
+                        sc.mul(W::splat(keep)).mul(w).store(&mut amount[k][h..]);
+                        for (dst, &v) in a[k][h..].iter_mut().zip(&a64[..W::N]) {
+                            *dst = T::from_f64(v);
+                        }
                     }
+                    h += W::N;
                 }
             }
         }
         if let Some(slots) = io.losses.get_mut(r0..r0 + t.lanes) {
-            for (slot, part) in slots.iter_mut().zip(&parts) {
-                *slot = T::from_f64(part.loss);
+            for (slot, &v) in slots.iter_mut().zip(&loss) {
+                *slot = T::from_f64(v);
             }
         }
-        for &part in parts.iter().take(t.lanes) {
-            sum = sum + part;
+        for l in 0..t.lanes.min(16) {
+            sum = sum
+                + LossSum {
+                    loss: loss[l],
+                    weight: weight[l],
+                };
         }
     }
     if store {
-        write_grad::<T, V, G>(ctx, io.y, io.g, group, &class, &a, &row_scale);
+        write_grad::<T, V, G>(ctx, io.y, io.g, group, (&class, &amount), &a, &row_scale);
     }
     sum
 }
@@ -179,15 +202,15 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
 }
 
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each
-/// lane's class-target term (`class`: the class and `s_i (1 - eps) w_t`, subtracted in f64), and
-/// zeros for ignored class-target lanes.
+/// lane's class-target term (`fix`: the class, or [`NO_CLASS`], and `s_i (1 - eps) w_t`,
+/// subtracted in f64), and zeros for ignored class-target lanes.
 #[inline(always)]
 fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     ctx: &Ctx<'_, T>,
     y: &[T],
     g: &mut [T],
     group: &[(Tile, usize)],
-    class: &[[Option<(usize, f64)>; 16]; G],
+    fix: (&[[usize; 16]; G], &[[f64; 16]; G]),
     a: &[[T; 16]; G],
     row_scale: &[[f64; 16]; G],
 ) {
@@ -215,16 +238,53 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
             t.store(e.mul(av[k]).sub(qc.mul(sv[k])), g, c);
         }
     }
+    let (class, amount) = fix;
     for (k, &(t, _)) in group.iter().enumerate() {
-        for (l, cls) in class[k].iter().enumerate().take(t.lanes) {
-            match *cls {
-                Some((tc, amount)) => {
-                    let i = t.at(l, tc);
-                    g[i] = T::from_f64(g[i].to_f64() - amount);
+        for l in 0..t.lanes.min(16) {
+            let tc = class[k][l];
+            if tc != NO_CLASS {
+                if let Some(v) = g.get_mut(t.at(l, tc)) {
+                    *v = T::from_f64(v.to_f64() - amount[k][l]);
                 }
-                None if !prob => (0..classes).for_each(|c| g[t.at(l, c)] = T::ZERO),
-                None => {}
+            } else if !prob {
+                (0..classes).for_each(|c| g[t.at(l, c)] = T::ZERO);
             }
         }
     }
+}
+
+/// [`Real::to_f64`] of each lane.
+#[inline(always)]
+fn widen<T: Real>(v: &[T; 16]) -> [f64; 16] {
+    std::array::from_fn(|l| v[l].to_f64())
+}
+
+/// The class of lane `l` in `class[l]` ([`NO_CLASS`] for an ignored row and past the tile).
+const NO_CLASS: usize = usize::MAX;
+
+/// Each lane's class (into `class`), whether its row counts (1 into `counted`), its weight
+/// `w_t` (into `weight`) and the returned logit `x_t`, for the tile `t` whose first row is
+/// `row0`; lanes of [`NO_CLASS`] are left as they are (0).
+#[inline(always)]
+fn gather_class_lanes<T: Real>(
+    tg: ClassTargets<'_, T>,
+    x: &[T],
+    t: Tile,
+    row0: usize,
+    classes: usize,
+    class: &mut [usize; 16],
+    counted: &mut [f64; 16],
+    weight: &mut [f64; 16],
+) -> [f64; 16] {
+    let mut x_t = [0.0f64; 16];
+    let targets = tg.target.get(row0..row0 + t.lanes).unwrap_or_default();
+    for (l, &target) in targets.iter().enumerate().take(16) {
+        if let Some(tc) = tg.class_from(target, classes) {
+            class[l] = tc;
+            counted[l] = 1.0;
+            weight[l] = tg.weight_of(tc);
+            x_t[l] = x.get(t.at(l, tc)).map_or(f64::NAN, |v| v.to_f64());
+        }
+    }
+    x_t
 }

@@ -184,6 +184,16 @@ impl<T: Real> GradScale<'_, T> {
             GradScale::PerElement(go) => go.get(k).map_or(f64::NAN, |v| v.to_f64()),
         }
     }
+
+    /// The factors for elements `k..k + 16` (NaN past the end).
+    #[inline(always)]
+    #[must_use]
+    pub fn lanes(&self, k: usize) -> [f64; 16] {
+        match self {
+            GradScale::Uniform(s) => [*s; 16],
+            GradScale::PerElement(_) => std::array::from_fn(|l| self.at(k + l)),
+        }
+    }
 }
 
 #[cfg(test)]

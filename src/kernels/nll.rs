@@ -13,6 +13,7 @@
 
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
+use crate::simd::{self, Isa, Kernel};
 use std::ops::Range;
 
 /// Class targets (one per row), optional per-class weights and the ignored value.
@@ -30,10 +31,17 @@ impl<T: Real> ClassTargets<'_, T> {
     /// The first target that is neither `ignore_index` nor in `[0, classes)`.
     #[must_use]
     pub fn first_invalid(&self, classes: usize) -> Option<i64> {
-        self.target
-            .iter()
-            .copied()
-            .find(|&t| t != self.ignore_index && usize::try_from(t).map_or(true, |c| c >= classes))
+        self.scan(classes).first_invalid
+    }
+
+    /// One pass over the targets ([`TargetScan`]), in the active path's instruction set so
+    /// that the 64-bit compares vectorise.
+    fn scan(&self, classes: usize) -> TargetScan {
+        simd::dispatch(ScanTargets {
+            target: self.target,
+            ignore_index: self.ignore_index,
+            classes,
+        })
     }
 
     /// The class of row `k`, or `None` when it is ignored (or, defensively, out of range).
@@ -62,13 +70,66 @@ impl<T: Real> ClassTargets<'_, T> {
             .map_or(1.0, |v| v.to_f64())
     }
 
-    /// `W`: the sum of `w[t_i]` over the non-ignored rows, in row order.
+    /// `W`: the sum of `w[t_i]` over the non-ignored rows, in row order; without weights the
+    /// count of non-ignored rows (the same value: a sum of ones is exact below 2^53).
     #[must_use]
     pub fn weight_sum(&self, classes: usize) -> f64 {
+        if self.weight.is_none() {
+            return self.scan(classes).counted as f64;
+        }
         (0..self.target.len())
             .filter_map(|k| self.class_of(k, classes))
             .map(|c| self.weight_of(c))
             .sum()
+    }
+}
+
+/// What one pass over class targets found.
+struct TargetScan {
+    /// The first target that is neither ignored nor a class.
+    first_invalid: Option<i64>,
+    /// How many targets are classes (not ignored); meaningless when one is invalid.
+    counted: usize,
+}
+
+/// The pass of [`TargetScan`]: blocks of targets are tested and counted branch-free (which
+/// vectorises), and searched one by one only when a block holds an invalid one.
+struct ScanTargets<'a> {
+    target: &'a [i64],
+    ignore_index: i64,
+    classes: usize,
+}
+
+impl Kernel for ScanTargets<'_> {
+    type Output = TargetScan;
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _isa: I) -> TargetScan {
+        let (ignore, classes) = (self.ignore_index, self.classes as u64);
+        // A negative target wraps to a u64 above any class count.
+        #[allow(clippy::cast_sign_loss)]
+        let is_class = |t: i64| (t as u64) < classes;
+        let mut counted = 0;
+        for block in self.target.chunks(1024) {
+            let (mut classes_in, mut invalid) = (0usize, 0usize);
+            for &t in block {
+                let (class, ignored) = (is_class(t), t == ignore);
+                classes_in += usize::from(class && !ignored);
+                invalid += usize::from(!class && !ignored);
+            }
+            if invalid > 0 {
+                let first_invalid = block.iter().copied().find(|&t| !is_class(t) && t != ignore);
+                return TargetScan {
+                    first_invalid,
+                    counted,
+                };
+            }
+            counted += classes_in;
+        }
+        TargetScan {
+            first_invalid: None,
+            counted,
+        }
     }
 }
 
@@ -259,6 +320,61 @@ mod tests {
             ignore_index: -100,
         };
         assert_eq!(t.first_invalid(3), None);
+    }
+
+    #[test]
+    fn target_scan_reports_the_first_invalid_and_counts_on_every_path() {
+        // Targets over several scan blocks: classes, ignored values (inside and outside the class
+        // range), then invalid ones (negative, equal to the class count, i64 extremes) late on.
+        let mut target: Vec<i64> = (0..5000).map(|i| (i * 7) % 6 - 1).collect();
+        for ignore_index in [-1i64, 2, -100] {
+            let mut t = ClassTargets::<f32> {
+                target: &target,
+                weight: None,
+                ignore_index,
+            };
+            let naive = |t: &ClassTargets<'_, f32>| {
+                t.target
+                    .iter()
+                    .filter(|&&v| v != ignore_index && (0..5).contains(&v))
+                    .count() as f64
+            };
+            let first_bad = target
+                .iter()
+                .copied()
+                .find(|&v| v != ignore_index && !(0..5).contains(&v));
+            for path in crate::simd::supported() {
+                let scan = crate::simd::dispatch_on(
+                    path,
+                    ScanTargets {
+                        target: &target,
+                        ignore_index,
+                        classes: 5,
+                    },
+                );
+                assert_eq!(scan.first_invalid, first_bad, "{path:?}");
+            }
+            assert_eq!(t.first_invalid(5), first_bad);
+            t.target = &target[..0];
+            assert_eq!((t.first_invalid(5), t.weight_sum(5)), (None, 0.0));
+            let valid: Vec<i64> = target.iter().map(|&v| v.max(0)).collect();
+            t.target = &valid;
+            assert_eq!(t.first_invalid(5), None);
+            assert_eq!(t.weight_sum(5), naive(&t));
+        }
+        for (at, bad) in [(4321, 5i64), (1023, -2), (1024, i64::MIN), (4999, i64::MAX)] {
+            target.iter_mut().for_each(|v| *v = (*v).clamp(0, 4));
+            target[at] = bad;
+            if let Some(later) = target.get_mut(at + 7) {
+                *later = 6;
+            }
+            let t = ClassTargets::<f32> {
+                target: &target,
+                weight: None,
+                ignore_index: -100,
+            };
+            assert_eq!(t.first_invalid(5), Some(bad));
+        }
     }
 
     #[test]
