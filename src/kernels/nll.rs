@@ -363,7 +363,9 @@ mod tests {
             assert_eq!(t.weight_sum(5), naive(&t));
         }
         for (at, bad) in [(4321, 5i64), (1023, -2), (1024, i64::MIN), (4999, i64::MAX)] {
-            target.iter_mut().for_each(|v| *v = (*v).clamp(0, 4));
+            for v in &mut target {
+                *v = (*v).clamp(0, 4);
+            }
             target[at] = bad;
             if let Some(later) = target.get_mut(at + 7) {
                 *later = 6;
