@@ -16,7 +16,7 @@
 use super::cross_entropy_row::contiguous_rows;
 use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
-use super::rowops::{prefetch_ahead, tiles, Tile, TileBufs, GROUP};
+use super::tiles::{prefetch_ahead, tiles, Tile, TileBufs, GROUP};
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};

@@ -9,7 +9,8 @@
 
 use super::cross_entropy::{Ctx, Target};
 use super::nll::ClassTargets;
-use super::rowops::{exp_if_in_range, from_array, lanes_in_range, LaneSum, Tile};
+use super::rowops::{exp_if_in_range, from_array};
+use super::tiles::{lanes_in_range, LaneSum, Tile};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 

@@ -16,6 +16,7 @@ pub mod pointwise;
 pub mod rowops;
 pub mod softmax;
 pub mod softmax_backward;
+pub mod tiles;
 
 pub use float::Real;
 

@@ -23,8 +23,10 @@
 //! after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
 
 use super::rowops::{
-    exp_if_in_range, exp_sum_ahead, extent, lanes_in_range, ld, map, max, prefetch_ahead,
-    scale_raw, st, st_raw, sub_sub, tiles, Extent, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+    exp_if_in_range, exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent,
+};
+use super::tiles::{
+    lanes_in_range, prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;

@@ -7,10 +7,9 @@
 //! fixed lane order of [`super::rowops`] (f64 per column when the class axis is not last);
 //! nothing can overflow since `0 <= p <= 1` and `exp(logp) <= 1`.
 
-use super::rowops::{
-    ld, map2, prefetch_ahead, reduce, st, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
-};
+use super::rowops::{ld, map2, reduce, st};
 use super::softmax::Kind;
+use super::tiles::{prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW};
 use super::{Layout, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};

@@ -1,0 +1,340 @@
+//! Tiles: up to one vector of rows computed together, one row per lane. Rows of a non-last class
+//! axis are adjacent columns; contiguous rows shorter than [`SHORT_ROW`] are gathered class-major
+//! into local buffers ([`TileBufs`], double-buffered, with software prefetch ahead) by the
+//! paths' register transposes. Per-lane sums ([`LaneSum`]) accumulate in f64 in class order.
+
+use super::rowops::{from_array, ld, st};
+use super::Real;
+use crate::simd::{Isa, Lanes};
+
+/// Whether every lane of a tile (one row per lane) has all its `x - m` in
+/// [`Lanes::exp_in_range`]'s domain, from the lane-wise minima `lo` and maxima `m`. Lanes without
+/// data (`lo = +inf`, `m = -inf`) pass; their results are never stored. Each lane's verdict is
+/// made a 0 or a 1 before the lanes are combined: a NaN lane (whose row's results are NaN
+/// anyway) counts as out of range, and cannot hide another lane from the reduction, as it could
+/// in a min over the raw differences (which operand a max of a NaN returns is path-specific).
+#[inline(always)]
+pub fn lanes_in_range<T: Real, V: Lanes<T>>(lo: V, m: V) -> bool {
+    let margin = lo.sub(m).sub(V::splat(T::EXP_IN_RANGE_LO));
+    let outside = margin.select_nonneg(V::splat(T::ZERO), V::splat(T::ONE));
+    outside.reduce_max() == T::ZERO
+}
+
+/// Up to one vector of rows processed together, one row per lane: lane `l`, class `c` is element
+/// `base + l * lane_stride + c * class_stride`. Rows of a non-last class axis are adjacent columns
+/// (`lane_stride` 1, `class_stride` inner); short contiguous rows are transposed on the fly
+/// (`lane_stride` C, `class_stride` 1), which keeps every lane busy when C is smaller than a vector.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tile {
+    /// Element of lane 0, class 0.
+    pub base: usize,
+    /// Rows in this tile (`<= N`).
+    pub lanes: usize,
+    /// Distance between the rows of adjacent lanes.
+    pub lane_stride: usize,
+    /// Distance between adjacent classes of one row.
+    pub class_stride: usize,
+}
+
+impl Tile {
+    /// Index of lane `l`, class `c`.
+    #[inline(always)]
+    #[must_use]
+    pub fn at(&self, l: usize, c: usize) -> usize {
+        self.base + l * self.lane_stride + c * self.class_stride
+    }
+
+    /// Class `c` of every lane (`fill` past `lanes`).
+    #[inline(always)]
+    pub fn load<T: Real, V: Lanes<T>>(&self, s: &[T], c: usize, fill: T) -> V {
+        let start = self.base + c * self.class_stride;
+        if self.lane_stride == 1 {
+            return ld(s, start, self.lanes, fill);
+        }
+        let mut a = [fill; 16];
+        for (l, v) in a.iter_mut().enumerate().take(self.lanes) {
+            *v = s[start + l * self.lane_stride];
+        }
+        V::load(&a)
+    }
+
+    /// Writes class `c` of every lane.
+    #[inline(always)]
+    pub fn store<T: Real, V: Lanes<T>>(&self, v: V, s: &mut [T], c: usize) {
+        let start = self.base + c * self.class_stride;
+        if self.lane_stride == 1 {
+            return st(v, s, start, self.lanes);
+        }
+        let mut a = [T::ZERO; 16];
+        v.canon_nan().store(&mut a);
+        for (l, &x) in a.iter().enumerate().take(self.lanes) {
+            s[start + l * self.lane_stride] = x;
+        }
+    }
+}
+
+/// Vectors of adjacent columns processed together when the class axis is not last: each pass then
+/// reads `GROUP` vectors of one class row in a row, so the hardware prefetcher sees long runs
+/// rather than one cache line per class (C classes plus an output would be too many interleaved
+/// streams for it).
+pub const GROUP: usize = 8;
+
+/// Contiguous rows shorter than this are processed as transposed tiles, one row per lane.
+pub const SHORT_ROW: usize = 16;
+
+/// A tile's rows gathered into a local buffer, class-major (`buf[c * 16 + l]`), so that short
+/// rows are read and written once with plain scalar moves and computed on with contiguous loads.
+pub type TileBuf<T> = [T; 16 * SHORT_ROW];
+
+impl Tile {
+    /// The same lanes in a [`TileBuf`].
+    #[inline(always)]
+    #[must_use]
+    pub fn local(&self) -> Tile {
+        Tile {
+            base: 0,
+            lanes: self.lanes,
+            lane_stride: 1,
+            class_stride: 16,
+        }
+    }
+
+    /// Copies this tile of short rows (`lane_stride == classes`) from `src` (the chunk's input:
+    /// the transposes may read past the tile) into `buf`.
+    #[inline(always)]
+    pub fn gather<T: Real, V: Lanes<T>>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
+        V::gather_rows(&src[self.base..], self.lanes, classes, buf);
+    }
+
+    /// Copies `buf` back into this tile of short rows of `dst`.
+    #[inline(always)]
+    pub fn scatter<T: Real, V: Lanes<T>>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
+        V::scatter_rows(
+            buf,
+            self.lanes,
+            classes,
+            &mut dst[self.base..self.base + self.lanes * classes],
+        );
+    }
+}
+
+/// How many tiles of short rows ahead [`prefetch_ahead`] fetches: a tile of 16 rows of 10 f32
+/// spans 10 cache lines per array and takes about half a microsecond to compute, so 8 tiles
+/// ahead cover a memory latency with room to spare. (The hardware prefetcher alone left the
+/// short-row routes about twice as slow per row on arrays far larger than the caches.)
+pub const PREFETCH_TILES: usize = 8;
+
+/// Prefetches, in each of `arrays` (laid out like the input; an empty one is skipped), the rows
+/// of the short-row tile [`PREFETCH_TILES`] ahead of `t`.
+#[inline(always)]
+pub fn prefetch_ahead<I: Isa, T, const K: usize>(
+    isa: I,
+    t: Tile,
+    classes: usize,
+    arrays: [&[T]; K],
+) {
+    let len = t.lanes * classes;
+    let ahead = t.base + PREFETCH_TILES * len;
+    for a in arrays {
+        isa.prefetch(a, ahead..ahead + len);
+    }
+}
+
+/// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
+/// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
+/// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
+/// that are not short, and for fewer than `min_short_rows` short rows (they take the row kernels,
+/// which must then round a short row exactly as a tile lane does: a row's bits may not depend on
+/// how many rows share its call). An iterator rather than a callback: closures do not inherit
+/// the `#[target_feature]`s of the entry point they are written in.
+#[inline(always)]
+#[must_use]
+pub fn tiles(
+    blocks: usize,
+    classes: usize,
+    inner: usize,
+    lanes: usize,
+    min_short_rows: usize,
+) -> Option<Tiles> {
+    if inner == 1 && (classes >= SHORT_ROW || blocks < min_short_rows) {
+        return None;
+    }
+    Some(Tiles {
+        blocks,
+        classes,
+        inner,
+        lanes,
+        block: 0,
+        j: 0,
+    })
+}
+
+/// The iterator of [`tiles`].
+#[derive(Clone, Debug)]
+pub struct Tiles {
+    blocks: usize,
+    classes: usize,
+    inner: usize,
+    lanes: usize,
+    /// Next block (or, for short rows, next row).
+    block: usize,
+    /// Next column within the block.
+    j: usize,
+}
+
+impl Iterator for Tiles {
+    type Item = (Tile, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(Tile, usize)> {
+        if self.block >= self.blocks {
+            return None;
+        }
+        if self.inner == 1 {
+            let (r, lanes) = (self.block, self.lanes.min(self.blocks - self.block));
+            self.block += lanes;
+            let tile = Tile {
+                base: r * self.classes,
+                lanes,
+                lane_stride: self.classes,
+                class_stride: 1,
+            };
+            return Some((tile, r));
+        }
+        let (o, j) = (self.block, self.j);
+        let lanes = self.lanes.min(self.inner - j);
+        self.j += lanes;
+        if self.j >= self.inner {
+            self.j = 0;
+            self.block += 1;
+        }
+        let base = o * self.classes * self.inner + j;
+        Some((
+            Tile {
+                base,
+                lanes,
+                lane_stride: 1,
+                class_stride: self.inner,
+            },
+            o * self.inner + j,
+        ))
+    }
+}
+
+/// Per-lane sums over a tile's classes, accumulated in f64 in class order (a struct, not a
+/// callback, so that nothing escapes the entry point's target features).
+#[derive(Clone, Copy, Debug)]
+pub struct LaneSum {
+    totals: [f64; 16],
+}
+
+impl Default for LaneSum {
+    fn default() -> Self {
+        LaneSum { totals: [0.0; 16] }
+    }
+}
+
+impl LaneSum {
+    /// Every lane's total set to `total` (a short row summed on its own, in class order).
+    #[inline(always)]
+    #[must_use]
+    pub fn splat(total: f64) -> Self {
+        LaneSum {
+            totals: [total; 16],
+        }
+    }
+
+    /// Adds the next class's lanes.
+    #[inline(always)]
+    pub fn add<T: Real, V: Lanes<T>>(&mut self, v: V) {
+        v.add_to(&mut self.totals);
+    }
+
+    /// The sums rounded to the element type.
+    #[inline(always)]
+    #[must_use]
+    pub fn lanes<T: Real, V: Lanes<T>>(&self) -> V {
+        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(self.totals[l])))
+    }
+
+    /// `1 / sum` per lane, rounded once to the element type.
+    #[inline(always)]
+    #[must_use]
+    pub fn recip<T: Real, V: Lanes<T>>(&self) -> V {
+        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(1.0 / self.totals[l])))
+    }
+
+    /// `ln(sum)` per lane: `ln(hi) + lo / hi` with `sum = hi + lo` split at the element type, so a
+    /// sum just above 1 (a confident row) keeps the low bits that rounding to f32 would drop.
+    #[inline(always)]
+    #[must_use]
+    pub fn ln<T: Real, V: Lanes<T>>(&self) -> V {
+        let hi: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l]));
+        let lo: [T; 16] = std::array::from_fn(|l| T::from_f64(self.totals[l] - hi[l].to_f64()));
+        let (hi, lo) = (from_array::<T, V>(&hi), from_array::<T, V>(&lo));
+        hi.ln().add(lo.div(hi))
+    }
+}
+
+/// Double-buffered [`TileBuf`]s for short rows: the rows of the next tile are gathered before the
+/// current one is computed, so the vector loads never wait on the scalar stores that filled
+/// their buffer (a store-forwarding stall that otherwise dominates short rows). `K` inputs. The
+/// two sets trade roles by index: swapping them would copy `2 * K` KB per tile.
+pub struct TileBufs<T, const K: usize> {
+    sets: [[TileBuf<T>; K]; 2],
+    /// The set holding the current tile's rows.
+    ready: usize,
+    out: TileBuf<T>,
+    primed: bool,
+}
+
+impl<T: Real, const K: usize> Default for TileBufs<T, K> {
+    /// Empty buffers.
+    #[inline(always)]
+    fn default() -> Self {
+        let zero = [T::ZERO; 16 * SHORT_ROW];
+        TileBufs {
+            sets: [[zero; K]; 2],
+            ready: 0,
+            out: zero,
+            primed: false,
+        }
+    }
+}
+
+impl<T: Real, const K: usize> TileBufs<T, K> {
+    /// The gathered inputs of `tile` (from `src`; an empty source is skipped) and an output
+    /// buffer, having started on `coming`.
+    #[inline(always)]
+    pub fn next<V: Lanes<T>>(
+        &mut self,
+        tile: Tile,
+        coming: Option<Tile>,
+        src: [&[T]; K],
+        classes: usize,
+    ) -> (&[TileBuf<T>; K], &mut TileBuf<T>) {
+        if self.primed {
+            self.ready ^= 1;
+        } else {
+            for (buf, s) in self.sets[self.ready]
+                .iter_mut()
+                .zip(src)
+                .filter(|(_, s)| !s.is_empty())
+            {
+                tile.gather::<T, V>(s, classes, buf);
+            }
+        }
+        self.primed = false;
+        if let Some(c) = coming.filter(|c| c.lane_stride != 1) {
+            for (buf, s) in self.sets[self.ready ^ 1]
+                .iter_mut()
+                .zip(src)
+                .filter(|(_, s)| !s.is_empty())
+            {
+                c.gather::<T, V>(s, classes, buf);
+            }
+            self.primed = true;
+        }
+        (&self.sets[self.ready], &mut self.out)
+    }
+}
