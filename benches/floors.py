@@ -1,6 +1,6 @@
 """Compute floors of the issue-3 targets that are not met: can the target be reached at all here?
 
-    python benches/floors.py
+    python benches/floors.py [--dtype float64]
 
 For each row, in one process: the call's time (as in ``benches/compare.py``), its limit (the
 NumPy operation with the same memory traffic, as there), and its *compute floor*: the same
@@ -10,7 +10,13 @@ the full size and divided by the thread count, i.e. perfect scaling and free mem
 floor above the target ratio means the kernel would miss the target even if every byte arrived
 for free: the target is out of reach for this arithmetic on this machine, whatever the memory
 access pattern. Medians of 5 interleaved best-of-3 timings.
+
+With ``--dtype float64`` the same rows run in float64, for the target that float64 ratios stay
+within 1.2x of the float32 ones: a float64 floor above 1.2 times the float32 ratio puts that
+target out of reach too (the targets printed are float32's).
 """
+
+import argparse
 
 import timeit
 
@@ -42,8 +48,8 @@ def row(name, target, full, limit, small, tiny, full_n, small_n, number=3):
     )
 
 
-def wide_rows(rng, shape):
-    x = rng.standard_normal(shape).astype(np.float32)
+def wide_rows(rng, shape, dt):
+    x = rng.standard_normal(shape).astype(dt)
     out = np.empty_like(x)
     small = np.ascontiguousarray(x[: max(1, 32768 // shape[1])])
     small_out = np.empty_like(small)
@@ -61,7 +67,7 @@ def wide_rows(rng, shape):
             n,
             sn,
         )
-    b = rng.uniform(0, 1, shape).astype(np.float32)
+    b = rng.uniform(0, 1, shape).astype(dt)
     sb = np.ascontiguousarray(b[: small.shape[0]])
     row(
         f"bce_with_logits_with_grad {shape}",
@@ -76,12 +82,14 @@ def wide_rows(rng, shape):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    dt = np.dtype(ap.parse_args().dtype)
     rng = np.random.default_rng(0)
-    f32 = np.float32
-    print(sl.config())
+    print(sl.config(), dt)
     for shape in [(2048, 50257), (512, 32000)]:
-        wide_rows(rng, shape)
-    x = rng.standard_normal((1_000_000, 10)).astype(f32)
+        wide_rows(rng, shape, dt)
+    x = rng.standard_normal((1_000_000, 10)).astype(dt)
     t = rng.integers(0, 10, 1_000_000)
     row(
         "cross_entropy_with_grad (1000000, 10)",
@@ -93,7 +101,7 @@ def main():
         x.size,
         32000,
     )
-    x = rng.standard_normal((8, 21, 256, 256)).astype(f32)
+    x = rng.standard_normal((8, 21, 256, 256)).astype(dt)
     t = rng.integers(0, 21, (8, 256, 256))
     xs, ts = np.ascontiguousarray(x[:1, :, :32]), np.ascontiguousarray(t[:1, :32])
     row(

@@ -7,7 +7,7 @@ import pytest
 import softloss as sl
 
 
-@pytest.mark.parametrize("classes", [3, 15, 16, 40, 5000, 70_000])
+@pytest.mark.parametrize("classes", [3, 15, 16, 40, 5000, 530_000])
 @pytest.mark.parametrize("gap", [8.0, 12.0])
 def test_confident_rows_keep_their_small_log_probabilities(classes, gap):
     x = np.zeros((3, classes), np.float32)

@@ -186,7 +186,7 @@ impl<T: Real> GradScale<'_, T> {
         }
     }
 
-    /// The factors for elements `k..k + 16` (NaN past the end).
+    /// The factors for elements `k..k + 16` (per element: NaN past the end of grad_output).
     #[inline(always)]
     #[must_use]
     pub fn lanes(&self, k: usize) -> [f64; 16] {

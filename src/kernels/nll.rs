@@ -353,6 +353,9 @@ mod tests {
                     },
                 );
                 assert_eq!(scan.first_invalid, first_bad, "{path:?}");
+                if first_bad.is_none() {
+                    assert_eq!(scan.counted as f64, naive(&t), "{path:?}");
+                }
             }
             assert_eq!(t.first_invalid(5), first_bad);
             t.target = &target[..0];
