@@ -101,8 +101,9 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, W: Lanes<f64>, const G: usize>(
                 let (m, log_s, inv_s) = (widen(&mv), widen(&log_sv), widen(&inv_sv));
                 let (neg_keep, smooth_total) =
                     (W::splat(-keep), W::splat(smooth * ctx.weight_total));
+                // The tile's lanes (16 f32 or 8 f64), `W::N` (8) at a time.
                 let mut h = 0;
-                while h < 16 {
+                while h < V::N.min(16) {
                     let (w, ls) = (W::load(&weight[h..]), W::load(&log_s[h..]));
                     let d = W::load(&x_t[h..]).sub(W::load(&m[h..])).sub(ls);
                     let mut v = neg_keep.mul(w).mul(d);

@@ -14,10 +14,11 @@
 //! Gradients (from the forward output, see [`super::softmax_backward`]):
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
-//! Routes: a contiguous row (`inner == 1`) that fits in L2 takes three passes (max, found while the
-//! previous row of the chunk computes its exps; exp stored and summed; scale); a longer row takes
-//! the online two-pass route (running max and rescaled sum, then one write pass), reading it from
-//! memory twice instead of three times. When the class axis is not last, a `(classes, inner)` block
+//! Routes: a contiguous row (`inner == 1`) of up to [`ONLINE_MIN_BYTES`] takes three passes (max,
+//! found while the previous row of the chunk computes its exps; exp stored and summed; scale),
+//! the later passes hitting L2 or L3; a longer row takes the online two-pass route (running max
+//! and rescaled sum, then one write pass), reading the row twice and writing its output once, at
+//! the price of a second exp per element. When the class axis is not last, a `(classes, inner)` block
 //! is processed in tiles of one vector of columns, vectorising across the contiguous inner axis
 //! without a transpose; rows shorter than a vector are processed the same way, one row per lane,
 //! after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
@@ -148,7 +149,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
     }
 }
 
-/// A contiguous row that is neither short nor too long for L2.
+/// A contiguous row that is neither short nor longer than [`ONLINE_MIN_BYTES`].
 #[inline(always)]
 fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
     if x.len() < SHORT_ROW {
@@ -241,7 +242,8 @@ fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
     }
 }
 
-/// A row too long for L2: running max and rescaled sum in one pass, then the output pass.
+/// A row longer than [`ONLINE_MIN_BYTES`]: running max and rescaled sum in one pass, then the
+/// output pass.
 #[inline(always)]
 fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
     let (mut m, mut s, mut lo) = (T::NEG_INFINITY, 0.0f64, T::INFINITY);
