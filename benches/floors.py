@@ -17,7 +17,6 @@ target out of reach too (the targets printed are float32's).
 """
 
 import argparse
-
 import timeit
 
 import numpy as np

@@ -18,10 +18,10 @@
 //! found while the previous row of the chunk computes its exps; exp stored and summed; scale),
 //! the later passes hitting L2 or L3; a longer row takes the online two-pass route (running max
 //! and rescaled sum, then one write pass), reading the row twice and writing its output once, at
-//! the price of a second exp per element. When the class axis is not last, a `(classes, inner)` block
-//! is processed in tiles of one vector of columns, vectorising across the contiguous inner axis
-//! without a transpose; rows shorter than a vector are processed the same way, one row per lane,
-//! after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
+//! the price of a second exp per element. When the class axis is not last, a `(classes, inner)`
+//! block is processed in tiles of one vector of columns, vectorising across the contiguous inner
+//! axis without a transpose; rows shorter than a vector are processed the same way, one row per
+//! lane, after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order.
 
 use super::rowops::{
     exp_if_in_range, exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent,
