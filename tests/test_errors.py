@@ -367,3 +367,39 @@ def test_bce_range_is_checked_in_the_kernel_pass(where: int, which: str, dtype: 
     for call in calls:
         with pytest.raises(ValueError, match=rf"every {which} value .* at flat index {first}\b"):
             call()
+
+
+@pytest.mark.parametrize("where", [0, 1023, 1024, 49_999])
+def test_long_class_targets_are_checked_before_anything_is_written(where: int) -> None:
+    # 50,000 targets: the one-pass check runs with the GIL released; it must still name the
+    # first bad target, and a valid batch's mean must divide by the (weighted) count it took.
+    n, c = 50_000, 3
+    rng = np.random.default_rng(where)
+    x = rng.standard_normal((n, c))
+    t = rng.integers(0, c, n)
+    t[rng.integers(0, n, 500)] = -100
+    w = np.array([0.5, 2.0, 4.0])
+    bad_t = t.copy()
+    bad_t[where] = c + where
+    bad_t[where + 1 :] = np.where(bad_t[where + 1 :] == 0, -7, bad_t[where + 1 :])  # later ones
+    for call in (sl.nll_loss, sl.cross_entropy, sl.cross_entropy_with_grad):
+        with pytest.raises(IndexError, match=rf"target {c + where} is out of bounds"):
+            call(x, bad_t)
+    with pytest.raises(IndexError, match=rf"target {c + where} "):
+        sl.nll_loss_backward(1.0, x, bad_t)
+    kept = t != -100
+    for weight, denominator in ((None, kept.sum()), (w, w[t[kept]].sum())):
+        g = sl.nll_loss_backward(np.float64(2.0), x, t, weight=weight)
+        expect = np.zeros_like(x)
+        rows = np.flatnonzero(kept)
+        expect[rows, t[rows]] = -2.0 * (1.0 if weight is None else w[t[rows]]) / denominator
+        np.testing.assert_allclose(g, expect, rtol=1e-15, atol=0)
+        _, ce_grad = sl.cross_entropy_with_grad(x, t, weight=weight)
+        ce_back = sl.cross_entropy_backward(np.float64(1.0), x, t, weight=weight)
+        np.testing.assert_array_equal(ce_grad, ce_back)
+        p = np.exp(x - np.logaddexp.reduce(x, axis=1, keepdims=True))
+        onehot = np.zeros_like(x)
+        onehot[rows, t[rows]] = 1.0
+        wr = np.ones(n) if weight is None else w[np.where(kept, t, 0)]
+        expect = (p - onehot) * (wr * kept)[:, None] / denominator
+        np.testing.assert_allclose(ce_grad, expect, rtol=1e-12, atol=1e-18)

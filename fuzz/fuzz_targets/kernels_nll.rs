@@ -5,7 +5,8 @@
 //! Checks: every loss, the loss and weight sums (in row order within the chunks of outer blocks
 //! that `forward` is split into, then in chunk order) and the gradient equal the formula bit for
 //! bit; the sums do not depend on whether the per-row losses are written; the validation
-//! `first_invalid` finds the first target outside `[0, C)` that is not `ignore_index`.
+//! `first_invalid` finds the first target outside `[0, C)` that is not `ignore_index`, and
+//! `check`'s `weight_sum` equals the serial one.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -103,6 +104,11 @@ fn run<T: Float>(inp: &Input) {
     assert!(
         ws == serial_weight || ws.is_nan() && serial_weight.is_nan(),
         "weight_sum {ws}"
+    );
+    let checked = ct.check(c).map(|t| t.weight_sum());
+    assert!(
+        checked.is_ok_and(|w| w == serial_weight || w.is_nan() && serial_weight.is_nan()),
+        "check(..).weight_sum() {checked:?}"
     );
     same_bits("gradient", &grad, &want_grad);
 }

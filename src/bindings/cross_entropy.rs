@@ -2,7 +2,7 @@
 
 use super::args;
 use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, slice, Float, Output};
-use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
+use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::{forward_backward, Target};
@@ -168,8 +168,12 @@ fn run<'py, T: Float>(
             }
         };
     let weight_c = weight.as_ref().map(contiguous);
-    let kernel_target = match (&class_data, &prob) {
-        (Some(d), _) => Target::Class(d.targets(ax.layout.classes)?),
+    let checked = class_data
+        .as_ref()
+        .map(|d| d.targets(py, ax.layout.classes))
+        .transpose()?;
+    let kernel_target = match (&checked, &prob) {
+        (Some(c), _) => Target::Class(c.targets),
         (None, Some(y)) => Target::Prob {
             y: slice(y)?,
             weight: weight_c.as_ref().map(slice).transpose()?,
@@ -181,7 +185,11 @@ fn run<'py, T: Float>(
     let (eps, lay, red) = (opts.label_smoothing, ax.layout, opts.reduction);
     // W for mean with a gradient: known before the gradient is written (the loss's own W comes
     // with its sum).
-    let denominator = || kernel_target.mean_denominator(lay);
+    let denominator = || {
+        checked
+            .as_ref()
+            .map_or(lay.rows() as f64, |c| weight_sum(py, c))
+    };
     match want {
         Want::Loss => run_loss(py, red, &ax.loss_shape, xs.len(), |losses| {
             forward_backward(

@@ -2,7 +2,7 @@
 
 use super::args;
 use super::array::{borrow, borrow_opt, contiguous, dispatch, slice, Float, Output};
-use super::targets::{run_loss, ClassAxis, ClassData, GradOutput};
+use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::Result;
 use crate::kernels::nll;
@@ -44,7 +44,7 @@ fn forward_t<'py, T: Float>(
 ) -> Result<Bound<'py, PyAny>> {
     let ax = ClassAxis::new(x.shape(), axis)?;
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
-    let targets = data.targets(ax.layout.classes)?;
+    let targets = data.targets(x.py(), ax.layout.classes)?.targets;
     let xc = contiguous(x);
     let xs = slice(&xc)?;
     run_loss(
@@ -88,12 +88,12 @@ fn backward_t<'py, T: Float>(
     let py = x.py();
     let ax = ClassAxis::new(x.shape(), axis)?;
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
-    let targets = data.targets(ax.layout.classes)?;
+    let checked = data.targets(py, ax.layout.classes)?;
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
-    let scale = go.scale(reduction, || targets.weight_sum(ax.layout.classes))?;
+    let scale = go.scale(reduction, || weight_sum(py, &checked))?;
     let grad = Output::<T>::zeros(py, x.shape());
     grad.fill(ax.layout.rows(), |g| {
-        nll::backward(&targets, ax.layout, scale, g);
+        nll::backward(&checked.targets, ax.layout, scale, g);
     })?;
     Ok(grad.into_any())
 }

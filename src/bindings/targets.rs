@@ -3,8 +3,8 @@
 
 use super::array::{contiguous, detached, normalize_axis, slice, Float, Output};
 use crate::error::{shape_str, Error, Result};
-use crate::kernels::nll::ClassTargets;
-use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Real, Reduction};
+use crate::kernels::nll::{CheckedTargets, ClassTargets};
+use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Reduction};
 use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -69,15 +69,25 @@ pub fn check_class_weight(shape: &[usize], classes: usize) -> Result<()> {
     }
 }
 
-/// Checks every class target against `[0, classes)` (ignored values pass).
-pub fn check_targets<T: Real>(t: &ClassTargets<'_, T>, classes: usize) -> Result<()> {
-    match t.first_invalid(classes) {
-        None => Ok(()),
-        Some(v) => Err(Error::Index(format!(
+/// Checks every class target against `[0, classes)` (ignored values pass), in one pass with
+/// the GIL released when there are many.
+fn check_targets<'a, T: Float>(
+    py: Python<'_>,
+    t: ClassTargets<'a, T>,
+    classes: usize,
+) -> Result<CheckedTargets<'a, T>> {
+    detached(py, t.target.len(), || t.check(classes)).map_err(|v| {
+        Error::Index(format!(
             "target {v} is out of bounds: class targets must lie in [0, {classes}) or equal ignore_index ({})",
             t.ignore_index
-        ))),
-    }
+        ))
+    })
+}
+
+/// `W` for the gradient of a mean, with the GIL released when a weighted sum runs over many
+/// targets (without weights it is the check's count).
+pub fn weight_sum<T: Float>(py: Python<'_>, c: &CheckedTargets<'_, T>) -> f64 {
+    detached(py, c.targets.target.len(), || c.weight_sum())
 }
 
 /// Borrowed, C-contiguous class targets and weights.
@@ -108,15 +118,14 @@ impl<'a, T: Float> ClassData<'a, T> {
     }
 
     /// The kernel's view, with every target value checked.
-    pub fn targets(&self, classes: usize) -> Result<ClassTargets<'_, T>> {
+    pub fn targets(&self, py: Python<'_>, classes: usize) -> Result<CheckedTargets<'_, T>> {
         let weight = self.weight.as_ref().map(slice).transpose()?;
         let t = ClassTargets {
             target: slice(&self.target)?,
             weight,
             ignore_index: self.ignore_index,
         };
-        check_targets(&t, classes)?;
-        Ok(t)
+        check_targets(py, t, classes)
     }
 }
 

@@ -27,11 +27,25 @@ pub struct ClassTargets<'a, T> {
     pub ignore_index: i64,
 }
 
-impl<T: Real> ClassTargets<'_, T> {
+impl<'a, T: Real> ClassTargets<'a, T> {
     /// The first target that is neither `ignore_index` nor in `[0, classes)`.
     #[must_use]
     pub fn first_invalid(&self, classes: usize) -> Option<i64> {
         self.scan(classes).first_invalid
+    }
+
+    /// Checks every target in one pass: the targets with what the pass counted, or the first
+    /// invalid target (see [`Self::first_invalid`]).
+    pub fn check(self, classes: usize) -> Result<CheckedTargets<'a, T>, i64> {
+        let scan = self.scan(classes);
+        match scan.first_invalid {
+            Some(bad) => Err(bad),
+            None => Ok(CheckedTargets {
+                targets: self,
+                classes,
+                counted: scan.counted,
+            }),
+        }
     }
 
     /// One pass over the targets ([`TargetScan`]), in the active path's instruction set so
@@ -81,6 +95,27 @@ impl<T: Real> ClassTargets<'_, T> {
             .filter_map(|k| self.class_of(k, classes))
             .map(|c| self.weight_of(c))
             .sum()
+    }
+}
+
+/// Class targets that [`ClassTargets::check`] passed, and the count of non-ignored rows it took.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedTargets<'a, T> {
+    /// The checked targets.
+    pub targets: ClassTargets<'a, T>,
+    classes: usize,
+    counted: usize,
+}
+
+impl<T: Real> CheckedTargets<'_, T> {
+    /// `W` (see [`ClassTargets::weight_sum`]); without weights it is the check's count, so no
+    /// second pass over the targets is made.
+    #[must_use]
+    pub fn weight_sum(&self) -> f64 {
+        match self.targets.weight {
+            None => self.counted as f64,
+            Some(_) => self.targets.weight_sum(self.classes),
+        }
     }
 }
 
@@ -364,6 +399,18 @@ mod tests {
             t.target = &valid;
             assert_eq!(t.first_invalid(5), None);
             assert_eq!(t.weight_sum(5), naive(&t));
+            assert_eq!(t.check(5).map(|c| c.weight_sum()), Ok(naive(&t)));
+            let w = [0.5f32, 1.0, 2.0, 4.0, 8.0];
+            let weighted = ClassTargets {
+                weight: Some(&w),
+                ..t
+            };
+            let want: f64 = valid
+                .iter()
+                .filter(|&&v| v != ignore_index)
+                .map(|&v| f64::from(w[v as usize]))
+                .sum();
+            assert_eq!(weighted.check(5).map(|c| c.weight_sum()), Ok(want));
         }
         for (at, bad) in [(4321, 5i64), (1023, -2), (1024, i64::MIN), (4999, i64::MAX)] {
             for v in &mut target {
@@ -379,6 +426,7 @@ mod tests {
                 ignore_index: -100,
             };
             assert_eq!(t.first_invalid(5), Some(bad));
+            assert_eq!(t.check(5).err(), Some(bad));
         }
     }
 
