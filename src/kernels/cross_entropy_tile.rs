@@ -10,7 +10,9 @@
 use super::cross_entropy::{Ctx, Target};
 use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array};
-use super::tiles::{lanes_in_range, LaneSum, Tile};
+use super::tiles::{
+    column_vectors, column_vectors_mut, lanes_in_range, whole_columns, LaneSum, Tile,
+};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -173,7 +175,19 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
         wy: [0.0; 16],
     };
     let mut found = [fresh; G];
+    let n = group.len();
+    let whole = whole_columns(group, V::N);
     for c in 0..classes {
+        if let Some((base, stride)) = whole {
+            for (f, xv) in found
+                .iter_mut()
+                .zip(column_vectors::<T, V>(io.x, base, c, stride, n))
+            {
+                let v = V::load(xv);
+                (f.m, f.lo) = (f.m.max(v), f.lo.min(v));
+            }
+            continue;
+        }
         for (f, &(t, _)) in found.iter_mut().zip(group) {
             f.m = f.m.max(t.load(io.x, c, T::NEG_INFINITY));
             f.lo = f.lo.min(t.load(io.x, c, T::INFINITY));
@@ -184,6 +198,22 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
     }
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));
+        if let (Some((base, stride)), false) = (whole, prob) {
+            // Class targets over whole tiles: the same steps as below, one bounds check per row.
+            let xs = column_vectors::<T, V>(io.x, base, c, stride, n);
+            if store {
+                let gs = column_vectors_mut::<T, V>(io.g, base, c, stride, n);
+                for ((f, xv), gv) in found.iter_mut().zip(xs).zip(gs) {
+                    // Raw: `write_grad` overwrites it through a canonicalising store.
+                    exp_step::<T, V>(f, V::load(xv), w, eps).store(gv);
+                }
+            } else {
+                for (f, xv) in found.iter_mut().zip(xs) {
+                    exp_step::<T, V>(f, V::load(xv), w, eps);
+                }
+            }
+            continue;
+        }
         for (f, &(t, _)) in found.iter_mut().zip(group) {
             let d = t.load::<T, V>(io.x, c, T::ZERO).sub(f.m);
             let e = exp_if_in_range::<T, V>(d, f.in_range);
@@ -201,6 +231,19 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
         }
     }
     found
+}
+
+/// One vector of a class target's exp pass: `e = exp(x - m)` added to the lane sums (and, with
+/// smoothing, `w (x - m)` to [`Found::shifted`]); returns `e`.
+#[inline(always)]
+fn exp_step<T: Real, V: Lanes<T>>(f: &mut Found<V>, x: V, w: V, eps: f64) -> V {
+    let d = x.sub(f.m);
+    let e = exp_if_in_range::<T, V>(d, f.in_range);
+    f.s.add(e);
+    if eps > 0.0 {
+        d.mul(w).add_to(&mut f.shifted);
+    }
+    e
 }
 
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each
@@ -227,9 +270,18 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     let sv: [V; G] = std::array::from_fn(|k| {
         from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(row_scale[k][l])))
     });
+    let whole = whole_columns(group, V::N).filter(|_| !prob);
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));
         let smooth_w = V::splat(T::from_f64(smooth * ctx.weight(c)));
+        if let Some((base, stride)) = whole {
+            let gs = column_vectors_mut::<T, V>(g, base, c, stride, group.len());
+            for ((ak, sk), gv) in av.iter().zip(&sv).zip(gs) {
+                let e = V::load(gv);
+                e.mul(*ak).sub(smooth_w.mul(*sk)).canon_nan().store(gv);
+            }
+            continue;
+        }
         for (k, &(t, _)) in group.iter().enumerate() {
             let e = t.load::<T, V>(g, c, T::ZERO);
             let qc = if prob {

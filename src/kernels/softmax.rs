@@ -27,7 +27,8 @@ use super::rowops::{
     exp_if_in_range, exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent,
 };
 use super::tiles::{
-    lanes_in_range, prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
+    column_vectors, column_vectors_mut, lanes_in_range, prefetch_ahead, prefetch_columns, tiles,
+    LaneSum, Tile, TileBufs, GROUP, PREFETCH_GROUPS, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -110,7 +111,8 @@ impl<T: Real> Kernel for Forward<'_, T> {
             let mut tiles = tiles.peekable();
             if inner > 1 {
                 for o in 0..x.len() / block {
-                    column_groups::<T, T::V<I>>(
+                    column_groups::<I, T, T::V<I>>(
+                        isa,
                         kind,
                         &x[o * block..][..block],
                         &mut out[o * block..][..block],
@@ -278,60 +280,148 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
     }
 }
 
-/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]).
+/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]),
+/// with the columns [`PREFETCH_GROUPS`] groups ahead prefetched.
 #[inline(always)]
-fn column_groups<T: Real, V: Lanes<T>>(
+fn column_groups<I: Isa, T: Real, V: Lanes<T>>(
+    isa: I,
     kind: Kind,
     x: &[T],
     out: &mut [T],
     classes: usize,
     inner: usize,
 ) {
+    let full = GROUP * V::N;
     let mut j = 0;
     while j < inner {
-        let width = (GROUP * V::N).min(inner - j);
-        let n = width.div_ceil(V::N);
-        let tile = |k: usize| Tile {
-            base: j + k * V::N,
-            lanes: V::N.min(width - k * V::N),
-            lane_stride: 1,
-            class_stride: inner,
-        };
-        let mut m = [V::splat(T::NEG_INFINITY); GROUP];
-        let mut lo = [V::splat(T::INFINITY); GROUP];
-        for c in 0..classes {
-            for k in 0..n {
-                m[k] = m[k].max(tile(k).load(x, c, T::NEG_INFINITY));
-                lo[k] = lo[k].min(tile(k).load(x, c, T::INFINITY));
+        let ahead = j + PREFETCH_GROUPS * full;
+        prefetch_columns(isa, [x, &*out], 0, classes, inner, ahead..ahead + full);
+        if inner - j >= full {
+            full_group::<T, V>(kind, x, out, classes, inner, j);
+        } else {
+            last_group::<T, V>(kind, x, out, classes, inner, j);
+        }
+        j += full;
+    }
+}
+
+/// `GROUP` whole vectors of columns from `j` on: [`last_group`]'s arithmetic, lane for lane,
+/// through [`column_vectors`].
+#[inline(always)]
+fn full_group<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    x: &[T],
+    out: &mut [T],
+    classes: usize,
+    inner: usize,
+    j: usize,
+) {
+    let mut m = [V::splat(T::NEG_INFINITY); GROUP];
+    let mut lo = [V::splat(T::INFINITY); GROUP];
+    for c in 0..classes {
+        for ((mk, lk), xv) in m
+            .iter_mut()
+            .zip(&mut lo)
+            .zip(column_vectors::<T, V>(x, j, c, inner, GROUP))
+        {
+            let v = V::load(xv);
+            *mk = mk.max(v);
+            *lk = lk.min(v);
+        }
+    }
+    let in_range: [bool; GROUP] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
+    let mut sums = [LaneSum::default(); GROUP];
+    for c in 0..classes {
+        let lanes = m.iter().zip(&in_range).zip(&mut sums);
+        if kind == Kind::Softmax {
+            let rows = column_vectors::<T, V>(x, j, c, inner, GROUP)
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+            for (((mk, &r), sk), (xv, ov)) in lanes.zip(rows) {
+                let e = exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r);
+                // Raw: the scaling pass below overwrites it through a canonicalising store.
+                e.store(ov);
+                sk.add(e);
+            }
+        } else {
+            for (((mk, &r), sk), xv) in lanes.zip(column_vectors::<T, V>(x, j, c, inner, GROUP)) {
+                sk.add(exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r));
             }
         }
-        let in_range: [bool; GROUP] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
-        let mut sums = [LaneSum::default(); GROUP];
-        for c in 0..classes {
-            for k in 0..n {
-                let d = tile(k).load::<T, V>(x, c, T::NEG_INFINITY).sub(m[k]);
-                let e = exp_if_in_range::<T, V>(d, in_range[k]);
-                if kind == Kind::Softmax {
-                    tile(k).store(e, out, c);
-                }
-                sums[k].add(e);
+    }
+    let f: [V; GROUP] = std::array::from_fn(|k| match kind {
+        Kind::Softmax => sums[k].recip::<T, V>(),
+        Kind::LogSoftmax => sums[k].ln::<T, V>(),
+    });
+    for c in 0..classes {
+        if kind == Kind::Softmax {
+            for (fk, ov) in f
+                .iter()
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP))
+            {
+                V::load(ov).mul(*fk).canon_nan().store(ov);
+            }
+        } else {
+            let rows = column_vectors::<T, V>(x, j, c, inner, GROUP)
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+            for ((mk, fk), (xv, ov)) in m.iter().zip(&f).zip(rows) {
+                V::load(xv).sub(*mk).sub(*fk).canon_nan().store(ov);
             }
         }
-        let f: [V; GROUP] = std::array::from_fn(|k| match kind {
-            Kind::Softmax => sums[k].recip::<T, V>(),
-            Kind::LogSoftmax => sums[k].ln::<T, V>(),
-        });
-        for c in 0..classes {
-            for k in 0..n {
-                let t = tile(k);
-                let v = match kind {
-                    Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f[k]),
-                    Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m[k]).sub(f[k]),
-                };
-                t.store(v, out, c);
-            }
+    }
+}
+
+/// The last, partial group of columns from `j` on (fewer than `GROUP` vectors, the last one
+/// possibly partial: its missing lanes read `-inf` / `+inf` as fits each pass).
+#[inline(always)]
+fn last_group<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    x: &[T],
+    out: &mut [T],
+    classes: usize,
+    inner: usize,
+    j: usize,
+) {
+    let width = (GROUP * V::N).min(inner - j);
+    let n = width.div_ceil(V::N);
+    let tile = |k: usize| Tile {
+        base: j + k * V::N,
+        lanes: V::N.min(width - k * V::N),
+        lane_stride: 1,
+        class_stride: inner,
+    };
+    let mut m = [V::splat(T::NEG_INFINITY); GROUP];
+    let mut lo = [V::splat(T::INFINITY); GROUP];
+    for c in 0..classes {
+        for k in 0..n {
+            m[k] = m[k].max(tile(k).load(x, c, T::NEG_INFINITY));
+            lo[k] = lo[k].min(tile(k).load(x, c, T::INFINITY));
         }
-        j += width;
+    }
+    let in_range: [bool; GROUP] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
+    let mut sums = [LaneSum::default(); GROUP];
+    for c in 0..classes {
+        for k in 0..n {
+            let d = tile(k).load::<T, V>(x, c, T::NEG_INFINITY).sub(m[k]);
+            let e = exp_if_in_range::<T, V>(d, in_range[k]);
+            if kind == Kind::Softmax {
+                tile(k).store(e, out, c);
+            }
+            sums[k].add(e);
+        }
+    }
+    let f: [V; GROUP] = std::array::from_fn(|k| match kind {
+        Kind::Softmax => sums[k].recip::<T, V>(),
+        Kind::LogSoftmax => sums[k].ln::<T, V>(),
+    });
+    for c in 0..classes {
+        for k in 0..n {
+            let t = tile(k);
+            let v = match kind {
+                Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f[k]),
+                Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m[k]).sub(f[k]),
+            };
+            t.store(v, out, c);
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 
 use super::rowops::{ld, map2, reduce, st};
 use super::softmax::Kind;
-use super::tiles::{prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP, SHORT_ROW};
+use super::tiles::{
+    column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP,
+    SHORT_ROW,
+};
 use super::{Layout, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};
@@ -161,6 +164,11 @@ fn column_groups<T: Real, V: Lanes<T>>(
             lane_stride: 1,
             class_stride: inner,
         };
+        if width == GROUP * V::N {
+            whole_group::<T, V>(kind, go, y, out, classes, inner, j);
+            j += width;
+            continue;
+        }
         let mut sums = [LaneSum::default(); GROUP];
         for c in 0..classes {
             for (k, sum) in sums.iter_mut().enumerate().take(n) {
@@ -181,6 +189,38 @@ fn column_groups<T: Real, V: Lanes<T>>(
             }
         }
         j += width;
+    }
+}
+
+/// `GROUP` whole vectors of columns from `j` on: [`column_groups`]'s arithmetic through
+/// [`column_vectors`].
+#[inline(always)]
+fn whole_group<T: Real, V: Lanes<T>>(
+    kind: Kind,
+    go: &[T],
+    y: &[T],
+    out: &mut [T],
+    classes: usize,
+    inner: usize,
+    j: usize,
+) {
+    let mut sums = [LaneSum::default(); GROUP];
+    for c in 0..classes {
+        let rows = column_vectors::<T, V>(go, j, c, inner, GROUP)
+            .zip(column_vectors::<T, V>(y, j, c, inner, GROUP));
+        for (sum, (gv, yv)) in sums.iter_mut().zip(rows) {
+            sum.add(term::<T, V>(kind, V::load(gv), V::load(yv)));
+        }
+    }
+    let totals: [V; GROUP] = std::array::from_fn(|k| sums[k].lanes::<T, V>());
+    for c in 0..classes {
+        let rows = column_vectors::<T, V>(go, j, c, inner, GROUP)
+            .zip(column_vectors::<T, V>(y, j, c, inner, GROUP))
+            .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+        for (&total, ((gv, yv), ov)) in totals.iter().zip(rows) {
+            let g = apply::<T, V>(kind, V::load(gv), V::load(yv), total);
+            g.canon_nan().store(ov);
+        }
     }
 }
 

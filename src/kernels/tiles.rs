@@ -6,6 +6,8 @@
 use super::rowops::{from_array, ld, st};
 use super::Real;
 use crate::simd::{Isa, Lanes};
+use std::ops::Range;
+use std::slice::{ChunksExact, ChunksExactMut};
 
 /// Whether every lane of a tile (one row per lane) has all its `x - m` in
 /// [`Lanes::exp_in_range`]'s domain, from the lane-wise minima `lo` and maxima `m`. Lanes without
@@ -138,6 +140,75 @@ pub fn prefetch_ahead<I: Isa, T, const K: usize>(
     for a in arrays {
         isa.prefetch(a, ahead..ahead + len);
     }
+}
+
+/// How many column groups (of `GROUP` vectors of adjacent columns) ahead [`prefetch_columns`]
+/// fetches. A non-last class axis reads each class's columns as a separate stream, `classes`
+/// streams far apart, which the hardware prefetcher does not follow well.
+pub const PREFETCH_GROUPS: usize = 2;
+
+/// Prefetches columns `cols` (clipped to `inner`) of every class row of the `(classes, inner)`
+/// block that starts at element `block_start`, in each of `arrays` (an empty one is skipped).
+#[inline(always)]
+pub fn prefetch_columns<I: Isa, T, const K: usize>(
+    isa: I,
+    arrays: [&[T]; K],
+    block_start: usize,
+    classes: usize,
+    inner: usize,
+    cols: Range<usize>,
+) {
+    let cols = cols.start..cols.end.min(inner);
+    if cols.is_empty() {
+        return;
+    }
+    for a in arrays {
+        for c in 0..classes {
+            let row = block_start + c * inner;
+            isa.prefetch(a, row + cols.start..row + cols.end);
+        }
+    }
+}
+
+/// Class `c`'s `n` whole vectors of adjacent columns from element `base` on (classes
+/// `class_stride` apart), as `n` slices of `N` lanes: one bounds check per class row rather than
+/// one per vector.
+#[inline(always)]
+pub fn column_vectors<T: Real, V: Lanes<T>>(
+    s: &[T],
+    base: usize,
+    c: usize,
+    class_stride: usize,
+    n: usize,
+) -> ChunksExact<'_, T> {
+    s[base + c * class_stride..][..n * V::N].chunks_exact(V::N)
+}
+
+/// [`column_vectors`], writable.
+#[inline(always)]
+pub fn column_vectors_mut<T: Real, V: Lanes<T>>(
+    s: &mut [T],
+    base: usize,
+    c: usize,
+    class_stride: usize,
+    n: usize,
+) -> ChunksExactMut<'_, T> {
+    s[base + c * class_stride..][..n * V::N].chunks_exact_mut(V::N)
+}
+
+/// The first element and class stride of a group of whole, adjacent tiles of columns (for
+/// [`column_vectors`]), or `None` when a tile is partial or holds short rows.
+#[inline(always)]
+#[must_use]
+pub fn whole_columns<R: Copy>(group: &[(Tile, R)], lanes: usize) -> Option<(usize, usize)> {
+    let &(first, _) = group.first()?;
+    let whole = group.iter().enumerate().all(|(k, (t, _))| {
+        t.lane_stride == 1
+            && t.lanes == lanes
+            && t.class_stride == first.class_stride
+            && t.base == first.base + k * lanes
+    });
+    whole.then_some((first.base, first.class_stride))
 }
 
 /// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
