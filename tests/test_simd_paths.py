@@ -66,7 +66,13 @@ SCRIPT = textwrap.dedent(
         # float32, 700 for float64): the vector paths take Lanes::exp_in_range on one side and
         # the full exp on the other, the scalar path the full exp throughout. (Past 87.3 and
         # 708 the fast exp's single scaling would be wrong: a row taking it by mistake shows.)
-        edge_routes = [((20, 1000), -1), ((20, 530_000), -1), ((2, 12, 3, 40), 1), ((40, 10), -1)]
+        edge_routes = [
+            ((20, 1000), -1),
+            ((20, 530_000), -1),
+            ((2, 12, 3, 40), 1),  # fewer columns than a whole group of vectors
+            ((2, 12, 3, 160), 1),  # whole groups, then a partial one
+            ((40, 10), -1),
+        ]
         for shape, axis in edge_routes:
             classes = shape[axis]
             spreads = np.repeat([85.99, 86.0, 86.01, 95.0, 103.0, 699.9, 700.0, 700.1, 720, 744], 2)
@@ -103,7 +109,8 @@ SCRIPT = textwrap.dedent(
             add(sl.cross_entropy_with_grad(y, np.zeros(16, np.int64), reduction="none")[1][i])
         # Random hostile values on every route: spreads on both sides of the fast exp's domain,
         # NaN, +-inf and -inf scattered over rows and tiles.
-        for shape, axis in [((64, 300), -1), ((96, 10), -1), ((3, 7, 5, 24), 1)]:
+        hostile_routes = [((64, 300), -1), ((96, 10), -1), ((3, 7, 5, 24), 1), ((2, 7, 4, 80), 1)]
+        for shape, axis in hostile_routes:
             for scale in (1.0, 30.0, 300.0):
                 x = rng.standard_normal(shape) * scale
                 u = rng.uniform(0, 1, shape)
@@ -112,7 +119,9 @@ SCRIPT = textwrap.dedent(
                 x[(u >= 0.03) & (u < 0.06)] = -np.inf
                 x = x.astype(dtype)
                 for f in (sl.softmax, sl.log_softmax):
-                    add(f(x, axis))
+                    y = f(x, axis)
+                    add(y)
+                    add(getattr(sl, f.__name__ + "_backward")(x, y, axis))
                 others = np.delete(np.array(shape), axis % len(shape))
                 t = rng.integers(0, shape[axis], others)
                 loss, grad = sl.cross_entropy_with_grad(x, t, reduction="none", axis=axis)

@@ -27,8 +27,8 @@ use super::rowops::{
     exp_if_in_range, exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent,
 };
 use super::tiles::{
-    column_vectors, column_vectors_mut, lanes_in_range, prefetch_ahead, prefetch_columns, tiles,
-    LaneSum, Tile, TileBufs, GROUP, PREFETCH_GROUPS, SHORT_ROW,
+    column_vectors, column_vectors_mut, lanes_in_range, prefetch_ahead, tiles, LaneSum, Tile,
+    TileBufs, GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -111,8 +111,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
             let mut tiles = tiles.peekable();
             if inner > 1 {
                 for o in 0..x.len() / block {
-                    column_groups::<I, T, T::V<I>>(
-                        isa,
+                    column_groups::<T, T::V<I>>(
                         kind,
                         &x[o * block..][..block],
                         &mut out[o * block..][..block],
@@ -280,11 +279,9 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
     }
 }
 
-/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]),
-/// with the columns [`PREFETCH_GROUPS`] groups ahead prefetched.
+/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]).
 #[inline(always)]
-fn column_groups<I: Isa, T: Real, V: Lanes<T>>(
-    isa: I,
+fn column_groups<T: Real, V: Lanes<T>>(
     kind: Kind,
     x: &[T],
     out: &mut [T],
@@ -294,8 +291,6 @@ fn column_groups<I: Isa, T: Real, V: Lanes<T>>(
     let full = GROUP * V::N;
     let mut j = 0;
     while j < inner {
-        let ahead = j + PREFETCH_GROUPS * full;
-        prefetch_columns(isa, [x, &*out], 0, classes, inner, ahead..ahead + full);
         if inner - j >= full {
             full_group::<T, V>(kind, x, out, classes, inner, j);
         } else {

@@ -6,7 +6,6 @@
 use super::rowops::{from_array, ld, st};
 use super::Real;
 use crate::simd::{Isa, Lanes};
-use std::ops::Range;
 use std::slice::{ChunksExact, ChunksExactMut};
 
 /// Whether every lane of a tile (one row per lane) has all its `x - m` in
@@ -139,34 +138,6 @@ pub fn prefetch_ahead<I: Isa, T, const K: usize>(
     let ahead = t.base + PREFETCH_TILES * len;
     for a in arrays {
         isa.prefetch(a, ahead..ahead + len);
-    }
-}
-
-/// How many column groups (of `GROUP` vectors of adjacent columns) ahead [`prefetch_columns`]
-/// fetches. A non-last class axis reads each class's columns as a separate stream, `classes`
-/// streams far apart, which the hardware prefetcher does not follow well.
-pub const PREFETCH_GROUPS: usize = 2;
-
-/// Prefetches columns `cols` (clipped to `inner`) of every class row of the `(classes, inner)`
-/// block that starts at element `block_start`, in each of `arrays` (an empty one is skipped).
-#[inline(always)]
-pub fn prefetch_columns<I: Isa, T, const K: usize>(
-    isa: I,
-    arrays: [&[T]; K],
-    block_start: usize,
-    classes: usize,
-    inner: usize,
-    cols: Range<usize>,
-) {
-    let cols = cols.start..cols.end.min(inner);
-    if cols.is_empty() {
-        return;
-    }
-    for a in arrays {
-        for c in 0..classes {
-            let row = block_start + c * inner;
-            isa.prefetch(a, row + cols.start..row + cols.end);
-        }
     }
 }
 
