@@ -27,8 +27,8 @@ use super::rowops::{
     exp_if_in_range, exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent,
 };
 use super::tiles::{
-    column_vectors, column_vectors_mut, lanes_in_range, prefetch_ahead, tiles, LaneSum, Tile,
-    TileBufs, GROUP, SHORT_ROW,
+    column_tile, column_vectors, column_vectors_mut, lanes_in_range, prefetch_ahead, tiles,
+    LaneSum, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{streams, Layout, Real};
 use crate::parallel;
@@ -378,12 +378,7 @@ fn last_group<T: Real, V: Lanes<T>>(
 ) {
     let width = (GROUP * V::N).min(inner - j);
     let n = width.div_ceil(V::N);
-    let tile = |k: usize| Tile {
-        base: j + k * V::N,
-        lanes: V::N.min(width - k * V::N),
-        lane_stride: 1,
-        class_stride: inner,
-    };
+    let tile = |k: usize| column_tile(j, k, width, V::N, inner);
     let mut m = [V::splat(T::NEG_INFINITY); GROUP];
     let mut lo = [V::splat(T::INFINITY); GROUP];
     for c in 0..classes {

@@ -10,8 +10,8 @@
 use super::rowops::{ld, map2, reduce, st};
 use super::softmax::Kind;
 use super::tiles::{
-    column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, Tile, TileBufs, GROUP,
-    SHORT_ROW,
+    column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, Tile,
+    TileBufs, GROUP, SHORT_ROW,
 };
 use super::{Layout, Real};
 use crate::parallel;
@@ -158,12 +158,7 @@ fn column_groups<T: Real, V: Lanes<T>>(
     while j < inner {
         let width = (GROUP * V::N).min(inner - j);
         let n = width.div_ceil(V::N);
-        let tile = |k: usize| Tile {
-            base: j + k * V::N,
-            lanes: V::N.min(width - k * V::N),
-            lane_stride: 1,
-            class_stride: inner,
-        };
+        let tile = |k: usize| column_tile(j, k, width, V::N, inner);
         if width == GROUP * V::N {
             whole_group::<T, V>(kind, go, y, out, classes, inner, j);
             j += width;

@@ -141,6 +141,19 @@ pub fn prefetch_ahead<I: Isa, T, const K: usize>(
     }
 }
 
+/// Vector `k` of the group of columns `j..j + width` of a `(classes, inner)` block, `lanes` wide
+/// (the last one possibly partial).
+#[inline(always)]
+#[must_use]
+pub fn column_tile(j: usize, k: usize, width: usize, lanes: usize, inner: usize) -> Tile {
+    Tile {
+        base: j + k * lanes,
+        lanes: lanes.min(width - k * lanes),
+        lane_stride: 1,
+        class_stride: inner,
+    }
+}
+
 /// Class `c`'s `n` whole vectors of adjacent columns from element `base` on (classes
 /// `class_stride` apart), as `n` slices of `N` lanes: one bounds check per class row rather than
 /// one per vector.
