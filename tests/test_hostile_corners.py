@@ -102,3 +102,29 @@ def test_float32_reduction_overflow_is_silent(reduction, expected):
         warnings.simplefilter("error")
         loss = sl.binary_cross_entropy_with_logits(x, np.zeros(2, np.float32), reduction=reduction)
     assert loss == np.float32(expected)
+
+
+def test_float32_results_round_once_like_numpy():
+    """A float32 loss is its float64 sum rounded once (`_native.to_float32`, the wrapper's fast
+    path): bit for bit `np.float32(v)`, including ties, subnormals, the edge of the range
+    (rounding up to inf) and NaN, and always a NumPy float32 scalar."""
+    from softloss import _native
+
+    rng = np.random.default_rng(7)
+    f32_max = float(np.finfo(np.float32).max)
+    edges = [0.0, -0.0, 1.5, 0.1, 1 / 3, np.inf, -np.inf, np.nan, 2.0**-149, 2.0**-150]
+    edges += [2.0**-150 * 1.0000001, 1 + 2.0**-24, 1 + 3 * 2.0**-24, f32_max]
+    edges += [f32_max * (1 + 2.0**-25), f32_max * (1 + 2.0**-24), 1e39, -1e39, 5e-324]
+    values = edges + list(rng.standard_normal(20_000) * 10.0 ** rng.integers(-46, 39, 20_000))
+    with np.errstate(over="ignore"):
+        for v in values:
+            got, want = _native.to_float32(v), np.float32(v)
+            assert type(got) is np.float32
+            assert got.tobytes() == want.tobytes(), (v, got, want)
+    x = rng.standard_normal((64, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 64)
+    loss = sl.cross_entropy(x, t)
+    assert type(loss) is np.float32
+    total = _native.cross_entropy(x, t, None, -100, "mean", 0.0, None)
+    assert type(total) is float
+    assert loss.tobytes() == np.float32(total).tobytes()

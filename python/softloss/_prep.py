@@ -15,11 +15,12 @@ from typing import Any, TypeGuard
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from softloss import _native
+
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
 _NATIVE = frozenset((F32, F64))
 _INT64 = np.dtype(np.int64)
-_F32_MAX = float(np.finfo(np.float32).max)
 _INT64_MAX = np.iinfo(np.int64).max
 #: The largest finite value of each result dtype a float64 loss is rounded to.
 _LARGEST = {np.dtype(t): float(np.finfo(t).max) for t in (np.float16, np.float32)}
@@ -153,8 +154,8 @@ def finish(result: Any, dtype: np.dtype[Any]) -> Any:
     if type(result) is float:  # the fast cases first: small calls are dominated by this
         if dtype is F64:
             return np.float64(result)
-        if dtype is F32 and -_F32_MAX <= result <= _F32_MAX:
-            return np.float32(result)
+        if dtype is F32:
+            return _native.to_float32(result)  # rounds once; out of range is inf, silently
     if isinstance(result, float):
         if abs(result) <= _LARGEST.get(dtype, math.inf) or result != result:
             return dtype.type(result)
