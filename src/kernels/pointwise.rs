@@ -212,10 +212,13 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
 
 /// `ln(1 + u)` for `u >= -1`: `ln(1 + u)` corrected by `(u - ((1 + u) - 1)) / (1 + u)`, which
 /// recovers the low bits lost in forming `1 + u` (the correction is dropped where `1 + u == 0`).
+/// With `UNIT`, `u` is known to lie in `[-1, 0]` (other lanes are discarded by the caller), so the
+/// log takes [`Lanes::ln_unit`]: the same bits there.
 #[inline(always)]
-pub fn ln_1p<T: Real, V: Lanes<T>>(u: V) -> V {
+pub fn ln_1p<T: Real, V: Lanes<T>, const UNIT: bool>(u: V) -> V {
     let one = V::splat(T::ONE);
     let a = one.add(u);
     let correction = u.sub(a.sub(one)).div(a).zero_where_zero(a);
-    a.ln().add(correction)
+    let ln_a = if UNIT { a.ln_unit() } else { a.ln() };
+    ln_a.add(correction)
 }

@@ -220,7 +220,12 @@ macro_rules! lanewise {
         #[inline(always)]
         fn ln(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
-            unsafe { $v([$ln(self.0[0]), $ln(self.0[1])]) }
+            unsafe { $v([$ln::<true>(self.0[0]), $ln::<true>(self.0[1])]) }
+        }
+        #[inline(always)]
+        fn ln_unit(self) -> Self {
+            // SAFETY: AVX2 and FMA are available (module docs).
+            unsafe { $v([$ln::<false>(self.0[0]), $ln::<false>(self.0[1])]) }
         }
     };
 }

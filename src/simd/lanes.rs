@@ -88,6 +88,14 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
     #[must_use]
     fn ln(self) -> Self;
+    /// [`Self::ln`] for lanes in `[0, 1]`, with the same bits there; a lane outside (NaN
+    /// included) gets an unspecified value, so only a caller that discards those uses it (the
+    /// range-checked binary cross-entropy). Paths without a cheaper version take `ln` itself.
+    #[must_use]
+    #[inline(always)]
+    fn ln_unit(self) -> Self {
+        self.ln()
+    }
 
     /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below 16) of
     /// `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`. `src` may run on

@@ -124,10 +124,11 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
     _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x))
 }
 
-/// ln on 8 lanes; bitwise equal to `math::ln_f32` per lane.
+/// ln on 8 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL`, only lanes in
+/// `[0, 1]` are (`Lanes::ln_unit`): +inf, negative and NaN lanes skip their fix-ups.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn ln8(x: __m256) -> __m256 {
+pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
     let zero = _mm256_setzero_ps();
     let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
     let xs = _mm256_blendv_ps(
@@ -168,13 +169,18 @@ pub(super) fn ln8(x: __m256) -> __m256 {
         _mm256_set1_ps(s::LN_LN2_HI_F32),
         _mm256_add_ps(_mm256_sub_ps(a, hfsq), f),
     );
-    let inf = _mm256_set1_ps(f32::INFINITY);
-    let y = _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_EQ_OQ>(x, inf));
+    // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
+    // first, as the only one inside [0, 1].
     let y = _mm256_blendv_ps(
         y,
         _mm256_set1_ps(f32::NEG_INFINITY),
         _mm256_cmp_ps::<_CMP_EQ_OQ>(x, zero),
     );
+    if !ALL {
+        return y;
+    }
+    let inf = _mm256_set1_ps(f32::INFINITY);
+    let y = _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_EQ_OQ>(x, inf));
     let y = _mm256_blendv_ps(
         y,
         _mm256_set1_ps(f32::NAN),
@@ -183,10 +189,10 @@ pub(super) fn ln8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
 }
 
-/// ln on 4 lanes; bitwise equal to `math::ln_f64` per lane.
+/// ln on 4 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` as in [`ln8`]).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn ln4d(x: __m256d) -> __m256d {
+pub(super) fn ln4d<const ALL: bool>(x: __m256d) -> __m256d {
     let zero = _mm256_setzero_pd();
     let sub = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(f64::MIN_POSITIVE));
     let xs = _mm256_blendv_pd(
@@ -243,13 +249,18 @@ pub(super) fn ln4d(x: __m256d) -> __m256d {
         _mm256_set1_pd(s::LN_LN2_HI_F64),
         _mm256_add_pd(_mm256_sub_pd(a, hfsq), f),
     );
-    let inf = _mm256_set1_pd(f64::INFINITY);
-    let y = _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_EQ_OQ>(x, inf));
+    // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
+    // first, as the only one inside [0, 1].
     let y = _mm256_blendv_pd(
         y,
         _mm256_set1_pd(f64::NEG_INFINITY),
         _mm256_cmp_pd::<_CMP_EQ_OQ>(x, zero),
     );
+    if !ALL {
+        return y;
+    }
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let y = _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_EQ_OQ>(x, inf));
     let y = _mm256_blendv_pd(
         y,
         _mm256_set1_pd(f64::NAN),
