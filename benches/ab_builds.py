@@ -22,7 +22,7 @@ SHAPES = [(100_000, 10), (1_000_000, 10), (512, 32000), (2048, 50257)]
 SEGMENTATION = (8, 21, 256, 256)  # "8x21x256x256" on the command line: class axis 1
 
 
-def calls(x, t, y, axis):
+def calls(x, t, y, u, axis):
     return {
         "softmax": lambda m: m.softmax(x, axis),
         "log_softmax": lambda m: m.log_softmax(x, axis),
@@ -31,6 +31,11 @@ def calls(x, t, y, axis):
         "nll_loss": lambda m: m.nll_loss(x, t, None, -100, "mean", axis),
         "cross_entropy_with_grad": lambda m: m.cross_entropy_with_grad(
             x, t, None, -100, "mean", 0.0, axis
+        )[1],
+        "binary_cross_entropy": lambda m: m.binary_cross_entropy(u, y, None, "mean"),
+        "binary_cross_entropy(none)": lambda m: m.binary_cross_entropy(u, y, None, "none"),
+        "binary_cross_entropy_with_grad": lambda m: m.binary_cross_entropy_with_grad(
+            u, y, None, "mean"
         )[1],
     }
 
@@ -62,7 +67,8 @@ def main():
                 0, shape[axis], shape[:axis] + shape[axis + 1 :] if axis > 0 else shape[0]
             )
             y = sl.softmax(rng.standard_normal(shape).astype(dt), axis=axis)
-            for name, call in calls(x, t, y, axis).items():
+            u = rng.uniform(0, 1, shape).astype(dt)
+            for name, call in calls(x, t, y, u, axis).items():
                 if only is not None and name not in only:
                     continue
                 a, b = np.asarray(call(new)), np.asarray(call(old))
