@@ -300,6 +300,16 @@ fn column_groups<T: Real, V: Lanes<T>>(
     }
 }
 
+/// What the last pass applies per lane: `1 / sum` (softmax, a product) or `ln(sum)` (log_softmax,
+/// a difference).
+#[inline(always)]
+fn factor<T: Real, V: Lanes<T>>(kind: Kind, sums: &LaneSum) -> V {
+    match kind {
+        Kind::Softmax => sums.recip::<T, V>(),
+        Kind::LogSoftmax => sums.ln::<T, V>(),
+    }
+}
+
 /// `GROUP` whole vectors of columns from `j` on: [`last_group`]'s arithmetic, lane for lane,
 /// through [`column_vectors`].
 #[inline(always)]
@@ -343,10 +353,7 @@ fn full_group<T: Real, V: Lanes<T>>(
             }
         }
     }
-    let f: [V; GROUP] = std::array::from_fn(|k| match kind {
-        Kind::Softmax => sums[k].recip::<T, V>(),
-        Kind::LogSoftmax => sums[k].ln::<T, V>(),
-    });
+    let f: [V; GROUP] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
     for c in 0..classes {
         if kind == Kind::Softmax {
             for (fk, ov) in f
@@ -399,10 +406,7 @@ fn last_group<T: Real, V: Lanes<T>>(
             sums[k].add(e);
         }
     }
-    let f: [V; GROUP] = std::array::from_fn(|k| match kind {
-        Kind::Softmax => sums[k].recip::<T, V>(),
-        Kind::LogSoftmax => sums[k].ln::<T, V>(),
-    });
+    let f: [V; GROUP] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
     for c in 0..classes {
         for k in 0..n {
             let t = tile(k);
@@ -434,10 +438,7 @@ fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classe
         }
         sums.add(e);
     }
-    let f = match kind {
-        Kind::Softmax => sums.recip::<T, V>(),
-        Kind::LogSoftmax => sums.ln::<T, V>(),
-    };
+    let f = factor::<T, V>(kind, &sums);
     for c in 0..classes {
         let v = match kind {
             Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f),
