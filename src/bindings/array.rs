@@ -2,9 +2,9 @@
 
 use crate::error::{shape_str, Error, Result};
 use crate::kernels::{Real, Reduction};
-use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use std::borrow::Cow;
 
 /// A float array of either native dtype, borrowed read-only.
 pub enum FloatArray<'py> {
@@ -65,23 +65,17 @@ pub fn borrow_opt<'py, T: Element>(
         .transpose()
 }
 
-/// A C-contiguous view of `a`, copying only when its layout is not already C order.
-pub fn contiguous<'a, T: Element + Clone>(
-    a: &'a PyReadonlyArrayDyn<'_, T>,
-) -> CowArray<'a, T, IxDyn> {
-    let view = a.as_array();
-    if view.is_standard_layout() {
-        CowArray::from(view)
-    } else {
-        CowArray::from(view.as_standard_layout().into_owned())
+/// The elements of `a` in C order: borrowed when it is C-contiguous (and aligned), else copied.
+/// A slice straight from NumPy's buffer: building an `ndarray` view first cost more than the
+/// whole kernel on a 10-element row.
+pub fn contiguous<'a, T: Element + Clone>(a: &'a PyReadonlyArrayDyn<'_, T>) -> Cow<'a, [T]> {
+    // `as_slice` also accepts Fortran order, which is not the order the kernels read.
+    if a.is_c_contiguous() {
+        if let Ok(s) = a.as_slice() {
+            return Cow::Borrowed(s);
+        }
     }
-}
-
-/// The elements of a standard-layout array as a slice.
-pub fn slice<'a, T>(a: &'a CowArray<'_, T, IxDyn>) -> Result<&'a [T]> {
-    a.as_slice().ok_or_else(|| {
-        Error::Value("internal error: array is not contiguous after conversion".to_owned())
-    })
+    Cow::Owned(a.as_array().iter().cloned().collect())
 }
 
 /// Resolves a possibly negative `axis` for an array of `ndim` dimensions (0-d arrays take 0/-1).

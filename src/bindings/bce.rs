@@ -4,7 +4,7 @@
 //! (which rejects broadcasts that would enlarge the output); here they must match it exactly.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, slice, Float, Output};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float, Output};
 use super::targets::{run_loss, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
@@ -12,10 +12,10 @@ use crate::kernels::bce::Bce;
 use crate::kernels::bce_logits::BceLogits;
 use crate::kernels::pointwise::{self, Inputs, Want};
 use crate::kernels::{bce, scalar_grad_scale, GradScale, LossSum, Reduction};
-use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -36,10 +36,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// The borrowed, checked arguments of one BCE call.
 struct Args<'a, T: Float> {
-    x: CowArray<'a, T, IxDyn>,
-    y: CowArray<'a, T, IxDyn>,
-    weight: Option<CowArray<'a, T, IxDyn>>,
-    pos_weight: Option<CowArray<'a, T, IxDyn>>,
+    x: Cow<'a, [T]>,
+    y: Cow<'a, [T]>,
+    weight: Option<Cow<'a, [T]>>,
+    pos_weight: Option<Cow<'a, [T]>>,
 }
 
 impl<'a, T: Float> Args<'a, T> {
@@ -63,13 +63,13 @@ impl<'a, T: Float> Args<'a, T> {
         })
     }
 
-    fn slices(&self) -> Result<Slices<'_, T>> {
-        Ok(Slices {
-            x: slice(&self.x)?,
-            y: slice(&self.y)?,
-            weight: self.weight.as_ref().map(slice).transpose()?,
-            pos_weight: self.pos_weight.as_ref().map(slice).transpose()?,
-        })
+    fn slices(&self) -> Slices<'_, T> {
+        Slices {
+            x: &self.x,
+            y: &self.y,
+            weight: self.weight.as_deref(),
+            pos_weight: self.pos_weight.as_deref(),
+        }
     }
 }
 
@@ -118,7 +118,7 @@ fn compute<'py, T: Float>(
         y: ys,
         weight,
         pos_weight,
-    } = args.slices()?;
+    } = args.slices();
     let inputs = Inputs {
         x: xs,
         y: ys,
@@ -165,7 +165,7 @@ fn run_ask<'py, T: Float>(
         }),
         Ask::Grad(go) => {
             let go = GradOutput::new(go, reduction, shape)?;
-            let scale = go.scale(reduction, || n as f64)?;
+            let scale = go.scale(reduction, || n as f64);
             let grad = Output::<T>::new(py, shape);
             grad.fill(3 * n, |g| run(Want::Grad, &mut [], g, scale))?;
             Ok(grad.into_any())

@@ -1,16 +1,16 @@
 //! Bindings of cross_entropy, its backward pass and the fused loss-and-gradient call.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, slice, Float, Output};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float, Output};
 use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::{forward_backward, Target};
 use crate::kernels::{scalar_grad_scale, GradScale, Reduction};
-use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use std::borrow::Cow;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cross_entropy, m)?)?;
@@ -141,32 +141,31 @@ fn run<'py, T: Float>(
     let weight = borrow_opt::<T>(weight, "weight")?;
     let borrowed = borrow_target::<T>(target)?;
     // Validated data that the kernel's Target borrows from.
-    let (class_data, prob): (Option<ClassData<'_, T>>, Option<CowArray<'_, T, IxDyn>>) =
-        match &borrowed {
-            Borrowed::Class(t) => (
-                Some(ClassData::new(
-                    &ax,
-                    x.shape(),
-                    t,
-                    weight.as_ref(),
-                    opts.ignore_index,
-                )?),
-                None,
-            ),
-            Borrowed::Prob(y) => {
-                same_shape(x.shape(), "input", y.shape(), "target")?;
-                if opts.ignore_index >= 0 {
-                    return Err(Error::Value(format!(
-                        "ignore_index ({}) is not supported with probability targets",
-                        opts.ignore_index
-                    )));
-                }
-                if let Some(w) = &weight {
-                    super::targets::check_class_weight(w.shape(), ax.layout.classes)?;
-                }
-                (None, Some(contiguous(y)))
+    let (class_data, prob): (Option<ClassData<'_, T>>, Option<Cow<'_, [T]>>) = match &borrowed {
+        Borrowed::Class(t) => (
+            Some(ClassData::new(
+                &ax,
+                x.shape(),
+                t,
+                weight.as_ref(),
+                opts.ignore_index,
+            )?),
+            None,
+        ),
+        Borrowed::Prob(y) => {
+            same_shape(x.shape(), "input", y.shape(), "target")?;
+            if opts.ignore_index >= 0 {
+                return Err(Error::Value(format!(
+                    "ignore_index ({}) is not supported with probability targets",
+                    opts.ignore_index
+                )));
             }
-        };
+            if let Some(w) = &weight {
+                super::targets::check_class_weight(w.shape(), ax.layout.classes)?;
+            }
+            (None, Some(contiguous(y)))
+        }
+    };
     let weight_c = weight.as_ref().map(contiguous);
     let checked = class_data
         .as_ref()
@@ -175,13 +174,13 @@ fn run<'py, T: Float>(
     let kernel_target = match (&checked, &prob) {
         (Some(c), _) => Target::Class(c.targets),
         (None, Some(y)) => Target::Prob {
-            y: slice(y)?,
-            weight: weight_c.as_ref().map(slice).transpose()?,
+            y,
+            weight: weight_c.as_deref(),
         },
         (None, None) => return Err(Error::Type("target is missing".to_owned())),
     };
     let xc = contiguous(x);
-    let xs = slice(&xc)?;
+    let xs: &[T] = &xc;
     let (eps, lay, red) = (opts.label_smoothing, ax.layout, opts.reduction);
     // W for mean with a gradient: known before the gradient is written (the loss's own W comes
     // with its sum).
@@ -204,7 +203,7 @@ fn run<'py, T: Float>(
         }),
         Want::Grad(go) => {
             let go = GradOutput::new(go, red, &ax.loss_shape)?;
-            let scale = go.scale(red, denominator)?;
+            let scale = go.scale(red, denominator);
             let grad = Output::<T>::new(py, x.shape());
             grad.fill(2 * xs.len(), |g| {
                 forward_backward(xs, kernel_target, eps, lay, &mut [], g, scale)

@@ -1,7 +1,7 @@
 //! Bindings of nll_loss and its backward pass.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, slice, Float, Output};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, Float, Output};
 use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
 use super::FloatArray;
 use crate::error::Result;
@@ -46,7 +46,7 @@ fn forward_t<'py, T: Float>(
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
     let targets = data.targets(x.py(), ax.layout.classes)?.targets;
     let xc = contiguous(x);
-    let xs = slice(&xc)?;
+    let xs: &[T] = &xc;
     run_loss(
         x.py(),
         reduction,
@@ -90,7 +90,7 @@ fn backward_t<'py, T: Float>(
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
     let checked = data.targets(py, ax.layout.classes)?;
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
-    let scale = go.scale(reduction, || weight_sum(py, &checked))?;
+    let scale = go.scale(reduction, || weight_sum(py, &checked));
     let grad = Output::<T>::zeros(py, x.shape());
     grad.fill(ax.layout.rows(), |g| {
         nll::backward(&checked.targets, ax.layout, scale, g);

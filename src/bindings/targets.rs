@@ -1,14 +1,14 @@
 //! Validation and conversion shared by the loss bindings: the class axis, target shapes and
 //! values, class weights, `grad_output`, and turning a [`LossSum`] into the Python result.
 
-use super::array::{contiguous, detached, normalize_axis, slice, Float, Output};
+use super::array::{contiguous, detached, normalize_axis, Float, Output};
 use crate::error::{shape_str, Error, Result};
 use crate::kernels::nll::{CheckedTargets, ClassTargets};
 use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Reduction};
-use numpy::ndarray::{CowArray, IxDyn};
 use numpy::{PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
+use std::borrow::Cow;
 
 /// The class axis and layout of a loss input, and the shape its targets / per-element losses have.
 pub struct ClassAxis {
@@ -92,8 +92,8 @@ pub fn weight_sum<T: Float>(py: Python<'_>, c: &CheckedTargets<'_, T>) -> f64 {
 
 /// Borrowed, C-contiguous class targets and weights.
 pub struct ClassData<'a, T: Float> {
-    target: CowArray<'a, i64, IxDyn>,
-    weight: Option<CowArray<'a, T, IxDyn>>,
+    target: Cow<'a, [i64]>,
+    weight: Option<Cow<'a, [T]>>,
     ignore_index: i64,
 }
 
@@ -119,10 +119,9 @@ impl<'a, T: Float> ClassData<'a, T> {
 
     /// The kernel's view, with every target value checked.
     pub fn targets(&self, py: Python<'_>, classes: usize) -> Result<CheckedTargets<'_, T>> {
-        let weight = self.weight.as_ref().map(slice).transpose()?;
         let t = ClassTargets {
-            target: slice(&self.target)?,
-            weight,
+            target: &self.target,
+            weight: self.weight.as_deref(),
             ignore_index: self.ignore_index,
         };
         check_targets(py, t, classes)
@@ -134,7 +133,7 @@ pub enum GradOutput<'a, T: Float> {
     /// The scalar grad_output of a mean or sum.
     Scalar(f64),
     /// Per-element grad_output, C-contiguous, shaped like the unreduced loss.
-    PerElement(CowArray<'a, T, IxDyn>),
+    PerElement(Cow<'a, [T]>),
 }
 
 impl<'a, T: Float> GradOutput<'a, T> {
@@ -174,14 +173,12 @@ impl<'a, T: Float> GradOutput<'a, T> {
         &self,
         reduction: Reduction,
         denominator: impl FnOnce() -> f64,
-    ) -> Result<GradScale<'_, T>> {
+    ) -> GradScale<'_, T> {
         match self {
-            GradOutput::Scalar(g) => Ok(GradScale::Uniform(scalar_grad_scale(
-                reduction,
-                *g,
-                denominator,
-            ))),
-            GradOutput::PerElement(a) => Ok(GradScale::PerElement(slice(a)?)),
+            GradOutput::Scalar(g) => {
+                GradScale::Uniform(scalar_grad_scale(reduction, *g, denominator))
+            }
+            GradOutput::PerElement(a) => GradScale::PerElement(a),
         }
     }
 }
