@@ -5,8 +5,8 @@
 //! `x = 0, y = 1` gives exactly 100 and no `0 * -inf` can occur. Inputs and targets must lie in
 //! `[0, 1]`: the pass itself checks every element ([`pointwise::Outcome::in_range`], which the
 //! bindings turn into an error and a discarded result); [`first_out_of_range`] finds the first
-//! culprit for the message. The functions below return the sum only, for callers that checked. mean divides the sum
-//! by the element count (weights are not normalised).
+//! culprit for the message. The functions below return the sum only, for callers that checked.
+//! mean divides the sum by the element count (weights are not normalised).
 //!
 //! Gradient (PyTorch's, not the derivative of the clamped forward):
 //! `gx = s w (x - y) / max(x (1 - x), 1e-12)`, the floor being `1e-12` rounded to f32 for both

@@ -16,6 +16,7 @@ pub mod pointwise;
 pub mod rowops;
 pub mod softmax;
 pub mod softmax_backward;
+mod softmax_tile;
 pub mod tiles;
 
 pub use float::Real;

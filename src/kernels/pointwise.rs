@@ -2,8 +2,8 @@
 //! reduction none, summed otherwise) and, when asked, the gradient, over vectors of lanes.
 //!
 //! The sum of the losses uses the fixed lane order of [`super::rowops::reduce`] within the chunks
-//! of [`crate::parallel::map_chunks`] (sized by the length alone) and adds the chunk sums in order, so it is the same
-//! for every thread count and every instruction set.
+//! of [`crate::parallel::map_chunks`] (sized by the length alone) and adds the chunk sums in
+//! order, so it is the same for every thread count and every instruction set.
 
 use super::rowops::{ld, st};
 use super::{GradScale, LossSum, Real};

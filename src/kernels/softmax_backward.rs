@@ -144,7 +144,7 @@ fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
 }
 
 /// One `(classes, inner)` block, [`GROUP`] vectors of columns at a time (long runs per class
-/// row for the prefetcher, as in `softmax::column_groups`).
+/// row for the prefetcher, as in `softmax_tile::column_groups`).
 #[inline(always)]
 fn column_groups<T: Real, V: Lanes<T>>(
     kind: Kind,

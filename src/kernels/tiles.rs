@@ -24,7 +24,8 @@ pub fn lanes_in_range<T: Real, V: Lanes<T>>(lo: V, m: V) -> bool {
 /// Up to one vector of rows processed together, one row per lane: lane `l`, class `c` is element
 /// `base + l * lane_stride + c * class_stride`. Rows of a non-last class axis are adjacent columns
 /// (`lane_stride` 1, `class_stride` inner); short contiguous rows are transposed on the fly
-/// (`lane_stride` C, `class_stride` 1), which keeps every lane busy when C is smaller than a vector.
+/// (`lane_stride` C, `class_stride` 1), which keeps every lane busy when C is smaller than a
+/// vector.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tile {
     /// Element of lane 0, class 0.

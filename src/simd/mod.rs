@@ -3,10 +3,10 @@
 //!
 //! Paths: [`Path::Avx512`] (x86-64 AVX-512F, one 16×f32 register per [`Lanes`] value),
 //! [`Path::Avx2`] (x86-64 AVX2+FMA, two 8×f32 registers), [`Path::Neon`] (aarch64, four 4×f32
-//! registers) and [`Path::Scalar`] (portable arrays). The active path is chosen once per process —
-//! the best the CPU supports, lowered by `SOFTLOSS_SIMD=scalar|avx2|avx512|neon` if set (a request
-//! the CPU cannot honour falls back to the best supported path that is not higher; unknown values
-//! are ignored).
+//! registers) and [`Path::Scalar`] (portable arrays). The active path is chosen once per
+//! process — the best the CPU supports, lowered by `SOFTLOSS_SIMD=scalar|avx2|avx512|neon` if
+//! set (a request the CPU cannot honour falls back to the best supported path that is not
+//! higher; unknown values are ignored).
 //!
 //! Kernels are generic over an [`Isa`] and run through [`dispatch`], which instantiates them inside
 //! a `#[target_feature]` entry point for the active path. Every path executes the same IEEE
