@@ -23,9 +23,13 @@ SEGMENTATION = (8, 21, 256, 256)  # "8x21x256x256" on the command line: class ax
 
 
 def calls(x, t, y, u, axis):
+    logy = np.log(y)
     return {
         "softmax": lambda m: m.softmax(x, axis),
         "log_softmax": lambda m: m.log_softmax(x, axis),
+        # Upstream gradient x (any array of the shape) against a softmax output y.
+        "softmax_backward": lambda m: m.softmax_backward(x, y, axis),
+        "log_softmax_backward": lambda m: m.log_softmax_backward(x, logy, axis),
         "cross_entropy": lambda m: m.cross_entropy(x, t, None, -100, "mean", 0.0, axis),
         "cross_entropy(probs)": lambda m: m.cross_entropy(x, y, None, -100, "mean", 0.0, axis),
         "nll_loss": lambda m: m.nll_loss(x, t, None, -100, "mean", axis),

@@ -28,9 +28,13 @@ shape, dt, calls, name = {shape!r}, np.{dtype}, {calls}, {name!r}
 x = rng.standard_normal(shape).astype(dt)
 t = rng.integers(0, shape[-1], shape[0])
 y = rng.random(shape).astype(dt)
+p = n.softmax(x, -1)
+logp = n.log_softmax(x, -1)
 fs = {{
     "softmax": lambda: n.softmax(x, -1),
     "log_softmax": lambda: n.log_softmax(x, -1),
+    "softmax_backward": lambda: n.softmax_backward(x, p, -1),
+    "log_softmax_backward": lambda: n.log_softmax_backward(x, logp, -1),
     "cross_entropy": lambda: n.cross_entropy(x, t, None, -100, "mean", 0.0, None),
     "cross_entropy(probs)": lambda: n.cross_entropy(x, y, None, -100, "mean", 0.0, None),
     "cross_entropy_with_grad": lambda: n.cross_entropy_with_grad(
@@ -44,6 +48,8 @@ for _ in range(calls):
 NAMES = [
     "softmax",
     "log_softmax",
+    "softmax_backward",
+    "log_softmax_backward",
     "cross_entropy",
     "cross_entropy(probs)",
     "cross_entropy_with_grad",

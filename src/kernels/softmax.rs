@@ -119,13 +119,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
             while let Some((tile, _)) = tiles.next() {
                 prefetch_ahead(isa, tile, classes, [x, &*out]);
                 let (xb, ob) = bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [x], classes);
-                softmax_tile::tile_forward::<T, T::V<I>>(
-                    kind,
-                    &xb[0],
-                    &mut ob[..],
-                    classes,
-                    tile.local(),
-                );
+                softmax_tile::short_rows::<T, T::V<I>>(kind, &xb[0], ob, classes, tile.local());
                 tile.scatter::<T, T::V<I>>(ob, classes, out);
             }
             return;
@@ -213,7 +207,7 @@ fn write_output<T: Real, V: Lanes<T>>(
 }
 
 /// A row shorter than [`SHORT_ROW`] in a call with too few of them to fill a tile, rounded
-/// exactly as a lane of [`softmax_tile::tile_forward`]: the exps summed in f64 in class order,
+/// exactly as a lane of [`softmax_tile::short_rows`]: the exps summed in f64 in class order,
 /// then [`LaneSum`]'s reciprocal or log. So a row's bits do not depend on the rows that share its
 /// call.
 #[inline(always)]

@@ -84,14 +84,21 @@ impl<T: Real> Kernel for Backward<'_, T> {
                 prefetch_ahead(isa, tile, classes, [go, y, &*out]);
                 let (ins, ob) =
                     bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [go, y], classes);
-                tile_backward::<T, T::V<I>>(
-                    kind,
-                    &ins[0],
-                    &ins[1],
-                    &mut ob[..],
-                    classes,
-                    tile.local(),
-                );
+                let t = tile.local();
+                if t.lanes == T::V::<I>::N {
+                    // A whole tile: one vector of columns of the buffers.
+                    whole_group::<T, T::V<I>, 1>(
+                        kind,
+                        &ins[0],
+                        &ins[1],
+                        ob,
+                        classes,
+                        t.class_stride,
+                        0,
+                    );
+                } else {
+                    tile_backward::<T, T::V<I>>(kind, &ins[0], &ins[1], &mut ob[..], classes, t);
+                }
                 tile.scatter::<T, T::V<I>>(ob, classes, out);
             }
             return;
@@ -160,7 +167,7 @@ fn column_groups<T: Real, V: Lanes<T>>(
         let n = width.div_ceil(V::N);
         let tile = |k: usize| column_tile(j, k, width, V::N, inner);
         if width == GROUP * V::N {
-            whole_group::<T, V>(kind, go, y, out, classes, inner, j);
+            whole_group::<T, V, GROUP>(kind, go, y, out, classes, inner, j);
             j += width;
             continue;
         }
@@ -187,10 +194,10 @@ fn column_groups<T: Real, V: Lanes<T>>(
     }
 }
 
-/// `GROUP` whole vectors of columns from `j` on: [`column_groups`]'s arithmetic through
+/// `G` whole vectors of columns from `j` on: [`column_groups`]'s arithmetic through
 /// [`column_vectors`].
 #[inline(always)]
-fn whole_group<T: Real, V: Lanes<T>>(
+fn whole_group<T: Real, V: Lanes<T>, const G: usize>(
     kind: Kind,
     go: &[T],
     y: &[T],
@@ -199,19 +206,19 @@ fn whole_group<T: Real, V: Lanes<T>>(
     inner: usize,
     j: usize,
 ) {
-    let mut sums = [LaneSum::default(); GROUP];
+    let mut sums = [LaneSum::default(); G];
     for c in 0..classes {
-        let rows = column_vectors::<T, V>(go, j, c, inner, GROUP)
-            .zip(column_vectors::<T, V>(y, j, c, inner, GROUP));
+        let rows = column_vectors::<T, V>(go, j, c, inner, G)
+            .zip(column_vectors::<T, V>(y, j, c, inner, G));
         for (sum, (gv, yv)) in sums.iter_mut().zip(rows) {
             sum.add(term::<T, V>(kind, V::load(gv), V::load(yv)));
         }
     }
-    let totals: [V; GROUP] = std::array::from_fn(|k| sums[k].lanes::<T, V>());
+    let totals: [V; G] = std::array::from_fn(|k| sums[k].lanes::<T, V>());
     for c in 0..classes {
-        let rows = column_vectors::<T, V>(go, j, c, inner, GROUP)
-            .zip(column_vectors::<T, V>(y, j, c, inner, GROUP))
-            .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+        let rows = column_vectors::<T, V>(go, j, c, inner, G)
+            .zip(column_vectors::<T, V>(y, j, c, inner, G))
+            .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
         for (&total, ((gv, yv), ov)) in totals.iter().zip(rows) {
             let g = apply::<T, V>(kind, V::load(gv), V::load(yv), total);
             g.canon_nan().store(ov);
@@ -219,7 +226,7 @@ fn whole_group<T: Real, V: Lanes<T>>(
     }
 }
 
-/// One tile of rows, one per lane (see `softmax::tile_forward`).
+/// One tile of rows, one per lane (see `softmax_tile::short_rows`).
 #[inline(always)]
 fn tile_backward<T: Real, V: Lanes<T>>(
     kind: Kind,

@@ -1,6 +1,5 @@
 //! softmax and log_softmax on tiles: one row per lane, the rows being adjacent columns of a
-//! non-last class axis or short contiguous rows transposed into a
-//! [`TileBuf`](super::tiles::TileBuf).
+//! non-last class axis or short contiguous rows transposed into a [`TileBuf`].
 //!
 //! Formula and stability as in [`super::softmax`]: per lane, the max `m` over the classes, then
 //! `e_c = exp(x_c - m)` summed in f64 in class order ([`LaneSum`]), then `e_c / s` or
@@ -13,12 +12,12 @@
 use super::rowops::exp_if_in_range;
 use super::softmax::Kind;
 use super::tiles::{
-    column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, GROUP,
+    column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, TileBuf, GROUP,
 };
 use super::Real;
 use crate::simd::Lanes;
 
-/// One `(classes, inner)` block, `GROUP` vectors of columns at a time (see [`tile_forward`]).
+/// One `(classes, inner)` block, `GROUP` vectors of columns at a time.
 #[inline(always)]
 pub(super) fn column_groups<T: Real, V: Lanes<T>>(
     kind: Kind,
@@ -31,7 +30,7 @@ pub(super) fn column_groups<T: Real, V: Lanes<T>>(
     let mut j = 0;
     while j < inner {
         if inner - j >= full {
-            full_group::<T, V>(kind, x, out, classes, inner, j);
+            full_group::<T, V, GROUP>(kind, x, out, classes, inner, j);
         } else {
             last_group::<T, V>(kind, x, out, classes, inner, j);
         }
@@ -49,10 +48,10 @@ fn factor<T: Real, V: Lanes<T>>(kind: Kind, sums: &LaneSum) -> V {
     }
 }
 
-/// `GROUP` whole vectors of columns from `j` on: [`last_group`]'s arithmetic, lane for lane,
+/// `G` whole vectors of columns from `j` on: [`last_group`]'s arithmetic, lane for lane,
 /// through [`column_vectors`].
 #[inline(always)]
-fn full_group<T: Real, V: Lanes<T>>(
+fn full_group<T: Real, V: Lanes<T>, const G: usize>(
     kind: Kind,
     x: &[T],
     out: &mut [T],
@@ -60,26 +59,26 @@ fn full_group<T: Real, V: Lanes<T>>(
     inner: usize,
     j: usize,
 ) {
-    let mut m = [V::splat(T::NEG_INFINITY); GROUP];
-    let mut lo = [V::splat(T::INFINITY); GROUP];
+    let mut m = [V::splat(T::NEG_INFINITY); G];
+    let mut lo = [V::splat(T::INFINITY); G];
     for c in 0..classes {
         for ((mk, lk), xv) in m
             .iter_mut()
             .zip(&mut lo)
-            .zip(column_vectors::<T, V>(x, j, c, inner, GROUP))
+            .zip(column_vectors::<T, V>(x, j, c, inner, G))
         {
             let v = V::load(xv);
             *mk = mk.max(v);
             *lk = lk.min(v);
         }
     }
-    let in_range: [bool; GROUP] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
-    let mut sums = [LaneSum::default(); GROUP];
+    let in_range: [bool; G] = std::array::from_fn(|k| lanes_in_range::<T, V>(lo[k], m[k]));
+    let mut sums = [LaneSum::default(); G];
     for c in 0..classes {
         let lanes = m.iter().zip(&in_range).zip(&mut sums);
         if kind == Kind::Softmax {
-            let rows = column_vectors::<T, V>(x, j, c, inner, GROUP)
-                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+            let rows = column_vectors::<T, V>(x, j, c, inner, G)
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
             for (((mk, &r), sk), (xv, ov)) in lanes.zip(rows) {
                 let e = exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r);
                 // Raw: the scaling pass below overwrites it through a canonicalising store.
@@ -87,23 +86,23 @@ fn full_group<T: Real, V: Lanes<T>>(
                 sk.add(e);
             }
         } else {
-            for (((mk, &r), sk), xv) in lanes.zip(column_vectors::<T, V>(x, j, c, inner, GROUP)) {
+            for (((mk, &r), sk), xv) in lanes.zip(column_vectors::<T, V>(x, j, c, inner, G)) {
                 sk.add(exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r));
             }
         }
     }
-    let f: [V; GROUP] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
+    let f: [V; G] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
     for c in 0..classes {
         if kind == Kind::Softmax {
             for (fk, ov) in f
                 .iter()
-                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP))
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, G))
             {
                 V::load(ov).mul(*fk).canon_nan().store(ov);
             }
         } else {
-            let rows = column_vectors::<T, V>(x, j, c, inner, GROUP)
-                .zip(column_vectors_mut::<T, V>(out, j, c, inner, GROUP));
+            let rows = column_vectors::<T, V>(x, j, c, inner, G)
+                .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
             for ((mk, fk), (xv, ov)) in m.iter().zip(&f).zip(rows) {
                 V::load(xv).sub(*mk).sub(*fk).canon_nan().store(ov);
             }
@@ -158,16 +157,27 @@ fn last_group<T: Real, V: Lanes<T>>(
     }
 }
 
-/// One tile of rows (one per lane): a vector of adjacent columns of a non-last class axis, or a
-/// vector of short contiguous rows. Each lane's sum is accumulated in f64 in class order.
+/// One tile of short contiguous rows gathered class-major into a [`TileBuf`] (one row per lane,
+/// classes `t.class_stride` apart): a whole tile as one vector of columns ([`full_group`]), the
+/// last, partial one through the general tile loads.
 #[inline(always)]
-pub(super) fn tile_forward<T: Real, V: Lanes<T>>(
+pub(super) fn short_rows<T: Real, V: Lanes<T>>(
     kind: Kind,
-    x: &[T],
-    out: &mut [T],
+    x: &TileBuf<T>,
+    out: &mut TileBuf<T>,
     classes: usize,
     t: Tile,
 ) {
+    if t.lanes == V::N {
+        full_group::<T, V, 1>(kind, x, out, classes, t.class_stride, t.base);
+    } else {
+        tile_forward::<T, V>(kind, x, out, classes, t);
+    }
+}
+
+/// One tile of rows (one per lane), each lane's sum accumulated in f64 in class order.
+#[inline(always)]
+fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classes: usize, t: Tile) {
     let (mut m, mut lo) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
     for c in 0..classes {
         m = m.max(t.load(x, c, T::NEG_INFINITY));
