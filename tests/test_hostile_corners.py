@@ -105,9 +105,10 @@ def test_float32_reduction_overflow_is_silent(reduction, expected):
 
 
 def test_float32_results_round_once_like_numpy():
-    """A float32 loss is its float64 sum rounded once (`_native.to_float32`, the wrapper's fast
-    path): bit for bit `np.float32(v)`, including ties, subnormals, the edge of the range
-    (rounding up to inf) and NaN, and always a NumPy float32 scalar."""
+    """A float32 loss is its float64 sum rounded once (`_native.finish`, every wrapper's last
+    step): bit for bit `np.float32(v)`, including ties, subnormals, the edge of the range
+    (rounding up to inf) and NaN, and always a NumPy float32 scalar; float64 sums become
+    float64 scalars unchanged, and float16 ones round once through NumPy."""
     from softloss import _native
 
     rng = np.random.default_rng(7)
@@ -116,11 +117,18 @@ def test_float32_results_round_once_like_numpy():
     edges += [2.0**-150 * 1.0000001, 1 + 2.0**-24, 1 + 3 * 2.0**-24, f32_max]
     edges += [f32_max * (1 + 2.0**-25), f32_max * (1 + 2.0**-24), 1e39, -1e39, 5e-324]
     values = edges + list(rng.standard_normal(20_000) * 10.0 ** rng.integers(-46, 39, 20_000))
+    f16, f32, f64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
     with np.errstate(over="ignore"):
         for v in values:
-            got, want = _native.to_float32(v), np.float32(v)
-            assert type(got) is np.float32
-            assert got.tobytes() == want.tobytes(), (v, got, want)
+            for dtype in (f16, f32, f64):
+                got, want = _native.finish(v, dtype), dtype.type(v)
+                assert type(got) is dtype.type
+                assert got.tobytes() == want.tobytes(), (v, dtype, got, want)
+    half = np.array([0.1, 6e4, np.nan], np.float32)  # an array: kept, or converted
+    assert _native.finish(half, f32) is half
+    converted = _native.finish(half, f16)
+    assert converted.dtype == f16
+    assert converted.tobytes() == half.astype(f16).tobytes()
     x = rng.standard_normal((64, 10)).astype(np.float32)
     t = rng.integers(0, 10, 64)
     loss = sl.cross_entropy(x, t)

@@ -16,6 +16,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_backward",
     "cross_entropy_with_grad",
+    "finish",
     "get_num_threads",
     "log_softmax",
     "log_softmax_backward",
@@ -26,7 +27,6 @@ __all__ = [
     "simd_paths",
     "softmax",
     "softmax_backward",
-    "to_float32",
 ]
 
 __version__: str
@@ -119,4 +119,4 @@ def binary_cross_entropy_with_logits_with_grad(
 ) -> tuple[float | _F, _F]: ...
 def simd_path() -> str: ...
 def simd_paths() -> list[str]: ...
-def to_float32(value: float) -> np.float32: ...
+def finish(result: Any, dtype: np.dtype[Any]) -> Any: ...

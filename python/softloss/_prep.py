@@ -149,13 +149,15 @@ def check_out(out: object, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[
     return out
 
 
-def finish(result: Any, dtype: np.dtype[Any]) -> Any:
-    """Rounds a native result to the result dtype: arrays (float16) and Python floats (scalars)."""
-    if type(result) is float:  # the fast cases first: small calls are dominated by this
-        if dtype is F64:
-            return np.float64(result)
-        if dtype is F32:
-            return _native.to_float32(result)  # rounds once; out of range is inf, silently
+#: Rounds a native result to the result dtype: a loss's float64 sum becomes a NumPy scalar
+#: (rounded once), an array keeps or takes the dtype (float16 is computed in float32). The common
+#: cases (float32/float64 scalars, arrays already right) run in Rust; the rest in
+#: :func:`finish_other`.
+finish = _native.finish
+
+
+def finish_other(result: Any, dtype: np.dtype[Any]) -> Any:
+    """The cases :func:`finish` hands back: scalars of other dtypes (float16), arrays to convert."""
     if isinstance(result, float):
         if abs(result) <= _LARGEST.get(dtype, math.inf) or result != result:
             return dtype.type(result)

@@ -14,7 +14,9 @@ mod nll;
 mod softmax;
 mod targets;
 
+use numpy::{PyArrayDescr, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::PyFloat;
 
 pub use array::FloatArray;
 
@@ -28,7 +30,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(simd_path, m)?)?;
     m.add_function(wrap_pyfunction!(simd_paths, m)?)?;
-    m.add_function(wrap_pyfunction!(to_float32, m)?)?;
+    m.add_function(wrap_pyfunction!(finish, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
@@ -69,16 +71,46 @@ fn simd_paths() -> Vec<&'static str> {
         .collect()
 }
 
-/// `value` rounded once to float32 (to nearest, ties to even; beyond float32's range ±inf, NaN
-/// stays NaN) as a NumPy scalar: the float32 result of a loss's float64 sum. `np.float32(value)`
-/// costs several times as much, which shows on microsecond calls.
+/// A native result as the public functions return it, for the common cases: a loss's float64
+/// sum (an exact `float`) becomes a NumPy scalar of `dtype` when that is float32 (rounded once:
+/// to nearest, ties to even, ±inf beyond the range, NaN kept) or float64; an array already of
+/// `dtype` is returned as it is. Anything else (float16 results, arrays to convert) is handed to
+/// `softloss._prep.finish_other`. `np.float32(value)` in Python costs several times as much, which
+/// shows on microsecond calls.
 #[pyfunction]
-fn to_float32(py: Python<'_>, value: f64) -> PyResult<Bound<'_, PyAny>> {
-    #[allow(clippy::cast_possible_truncation)] // the rounding is the point
-    let mut v = value as f32;
-    let descr = numpy::dtype::<f32>(py);
-    // SAFETY: `v` is a float32 matching the descriptor; `PyArray_Scalar` copies it into a new
-    // scalar and neither keeps nor steals `descr`; a null `base` is allowed for numeric dtypes.
+fn finish<'py>(
+    result: &Bound<'py, PyAny>,
+    dtype: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = result.py();
+    let (f32_dtype, f64_dtype) = (numpy::dtype::<f32>(py), numpy::dtype::<f64>(py));
+    if let Ok(v) = result.cast_exact::<PyFloat>() {
+        // NumPy's built-in native-order descriptors are singletons, so identity is the test.
+        if dtype.is(&f32_dtype) {
+            #[allow(clippy::cast_possible_truncation)] // the rounding is the point
+            return scalar(py, v.value() as f32, &f32_dtype);
+        }
+        if dtype.is(&f64_dtype) {
+            return scalar(py, v.value(), &f64_dtype);
+        }
+    } else if let Ok(a) = result.cast_exact::<PyUntypedArray>() {
+        if a.dtype().is(dtype) {
+            return Ok(result.clone());
+        }
+    }
+    py.import("softloss._prep")?
+        .getattr("finish_other")?
+        .call1((result, dtype))
+}
+
+/// A NumPy scalar of `descr` (which must describe `T`) holding `v`.
+fn scalar<'py, T: numpy::Element>(
+    py: Python<'py>,
+    mut v: T,
+    descr: &Bound<'py, PyArrayDescr>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: `v` is a `T` matching the descriptor; `PyArray_Scalar` copies it into a new scalar
+    // and neither keeps nor steals `descr`; a null `base` is allowed for numeric dtypes.
     unsafe {
         let scalar = numpy::npyffi::PY_ARRAY_API.PyArray_Scalar(
             py,
