@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from test_hostile import F16, SOFTMAX_FAMILY, P, T, X, Y, good_call
+from test_hostile import F16, FUNCTIONS, SOFTMAX_FAMILY, P, T, X, Y, good_call
 
 import softloss as sl
 
@@ -54,6 +54,38 @@ def test_out_may_alias_any_input(name, which, alias, dtype):
 def test_empty_in_place(name, shape):
     x = np.zeros(shape)
     assert getattr(sl, name)(x, axis=-1, out=x) is x
+
+
+def misaligned(a):
+    """A copy of `a` whose data starts one byte past an element boundary (NumPy's ALIGNED flag
+    clear), in a writeable buffer."""
+    raw = bytearray(a.nbytes + 1)
+    m = np.frombuffer(raw, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    m[...] = a
+    assert not m.flags.aligned
+    assert m.flags.c_contiguous
+    return m
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_misaligned_inputs_give_the_aligned_results(name, dtype):
+    """Arrays NumPy marks unaligned cannot be read in place: the bindings copy them (only
+    C-contiguous, aligned arrays are borrowed as slices), so every float array argument may be
+    misaligned and the results are those of aligned copies, bit for bit."""
+    kw = {
+        k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in good_call(name).items()
+    }
+
+    def parts(result):  # a result, or the (loss, grad) pair of a _with_grad call
+        return [np.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
+
+    expected = parts(getattr(sl, name)(**kw))
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            got = parts(getattr(sl, name)(**{**kw, k: misaligned(v)}))
+            assert [g.tobytes() for g in got] == [e.tobytes() for e in expected], (name, k)
 
 
 # ----------------------------------------------------------------------------- fine corners
