@@ -426,3 +426,18 @@ def test_compare_script_entry_point_still_works(capsys):
     out, err = capsys.readouterr()
     assert "softmax out=" in out
     assert "[0/2] softmax out= (16, 10) float32" in err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], 0.05), (["--budget", "0.003"], 0.003)])
+def test_bench_budget_sets_the_seconds_per_timing(monkeypatch, capsys, argv, expected):
+    budgets = []
+
+    def timed(fn, budget):
+        budgets.append(budget)
+        return 1e-6
+
+    monkeypatch.setattr(bench, "median_time", timed)
+    assert bench.main([*TINY, *argv]) == 0
+    capsys.readouterr()
+    assert budgets == [expected] * len(budgets)
+    assert len(budgets) == 4  # two operations, each timing softloss and the limit

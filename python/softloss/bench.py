@@ -334,6 +334,7 @@ def run(
     progress: Progress | None = None,
     shapes: list[tuple[tuple[int, ...], int]] | None = None,
     dtypes: list[str] | None = None,
+    budget: float | None = None,
 ) -> list[Row]:
     """Measures every case.
 
@@ -349,6 +350,8 @@ def run(
         Measure these instead of the ``quick`` choice.
     dtypes : list of str, optional
         A subset of ``("float32", "float64")``.
+    budget : float, optional
+        Seconds of repeated calls per contender and row (default 1.0, or 0.05 with ``quick``).
 
     Returns
     -------
@@ -357,7 +360,8 @@ def run(
     """
     if shapes is None:
         shapes = QUICK_SHAPES if quick else FULL_SHAPES
-    budget = 0.05 if quick else 1.0
+    if budget is None:
+        budget = 0.05 if quick else 1.0
     dtypes = list(dtypes or DTYPES)
     ops = [op for op in operations() if not only or any(o in op for o in only)]
     total = len(ops) * len(shapes) * len(dtypes)
@@ -428,6 +432,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="shapes to measure instead, like 64x10 or 8x21x64x64:1 (class axis after the colon)",
     )
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, help="float32, float64 or both")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds of repeated calls per contender and row (default 1, or 0.05 with --quick)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
 
 
@@ -440,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(done: int, total: int, label: str) -> None:
         print(f"  [{done}/{total}] {label}", file=sys.stderr, flush=True)
 
-    rows = run(args.quick, args.only, progress, args.shapes, args.dtypes)
+    rows = run(args.quick, args.only, progress, args.shapes, args.dtypes, args.budget)
     print(json.dumps(machine()))
     print(table(rows))
     if args.json:
