@@ -131,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, label=label)
 
-        rows = bench.run(
-            args.quick, args.only, progress, args.shapes, args.dtypes, args.budget
-        )
+        rows = bench.run(args.quick, args.only, progress, args.shapes, args.dtypes, args.budget)
     out = console()
     out.print(_machine(), soft_wrap=True)
     missing = [n for n in ("scipy", "torch") if importlib.util.find_spec(n) is None]
