@@ -203,7 +203,12 @@ macro_rules! lanewise {
         #[inline(always)]
         fn ln(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
-            unsafe { $v($ln(self.0)) }
+            unsafe { $v($ln::<true>(self.0)) }
+        }
+        #[inline(always)]
+        fn ln_unit(self) -> Self {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe { $v($ln::<false>(self.0)) }
         }
         #[inline(always)]
         fn any_outside_unit(self) -> bool {

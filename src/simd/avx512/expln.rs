@@ -119,10 +119,11 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
-/// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane.
+/// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_unit`)
+/// that holds for lanes in `[0, 1]` only: +inf, negative and NaN lanes skip their fix-ups.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn ln16(x: __m512) -> __m512 {
+pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
     let zero = _mm512_setzero_ps();
     let sub = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(f32::MIN_POSITIVE));
     let xs = _mm512_mask_blend_ps(
@@ -163,13 +164,18 @@ pub(super) fn ln16(x: __m512) -> __m512 {
         _mm512_set1_ps(s::LN_LN2_HI_F32),
         _mm512_add_ps(_mm512_sub_ps(a, hfsq), f),
     );
-    let inf = _mm512_set1_ps(f32::INFINITY);
-    let y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, inf), y, x);
+    // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
+    // first, as the only one inside [0, 1].
     let y = _mm512_mask_blend_ps(
         _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, zero),
         y,
         _mm512_set1_ps(f32::NEG_INFINITY),
     );
+    if !ALL {
+        return y;
+    }
+    let inf = _mm512_set1_ps(f32::INFINITY);
+    let y = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, inf), y, x);
     let y = _mm512_mask_blend_ps(
         _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, zero),
         y,
@@ -178,10 +184,10 @@ pub(super) fn ln16(x: __m512) -> __m512 {
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
-/// ln on 8 lanes; bitwise equal to `math::ln_f64` per lane.
+/// ln on 8 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` as in [`ln16`]).
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn ln8d(x: __m512d) -> __m512d {
+pub(super) fn ln8d<const ALL: bool>(x: __m512d) -> __m512d {
     let zero = _mm512_setzero_pd();
     let sub = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE));
     let xs = _mm512_mask_blend_pd(
@@ -238,13 +244,18 @@ pub(super) fn ln8d(x: __m512d) -> __m512d {
         _mm512_set1_pd(s::LN_LN2_HI_F64),
         _mm512_add_pd(_mm512_sub_pd(a, hfsq), f),
     );
-    let inf = _mm512_set1_pd(f64::INFINITY);
-    let y = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, inf), y, x);
+    // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
+    // first, as the only one inside [0, 1].
     let y = _mm512_mask_blend_pd(
         _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, zero),
         y,
         _mm512_set1_pd(f64::NEG_INFINITY),
     );
+    if !ALL {
+        return y;
+    }
+    let inf = _mm512_set1_pd(f64::INFINITY);
+    let y = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, inf), y, x);
     let y = _mm512_mask_blend_pd(
         _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, zero),
         y,
