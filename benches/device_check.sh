@@ -9,7 +9,7 @@
 #   maturin build --release --out dist
 #
 # then, on that machine, from the repository root: `bash benches/device_check.sh` (outputs under
-# $OUT, or /tmp/device-out).
+# $OUT, or /tmp/device-out; about 8 minutes on 16 cores, carrying `dist` and `.device`).
 set -uo pipefail
 root=$PWD
 out=${OUT:-/tmp/device-out}
@@ -39,11 +39,17 @@ step "pytest (PyTorch installed)"
     | tee "$out/pytest.txt"
 
 step "thread scaling"
-timeout 120 python3 benches/threads.py --shapes 2048x50257 1000000x10 \
+timeout 100 python3 benches/threads.py --shapes 2048x50257 1000000x10 \
     --only softmax log_softmax cross_entropy_with_grad bce_with_logits_with_grad \
     | tee "$out/threads.txt"
+timeout 60 python3 benches/threads.py --budget 0.1 --shapes 256x1000 1024x1000 \
+    --only softmax log_softmax softmax_backward log_softmax_backward \
+    | tee "$out/threads-256x1000.txt"
 
 step "side by side with PyTorch, default threads"
-timeout 200 python3 benches/compare.py --budget 0.3 --dtypes float32 \
-    --shapes 512x32000 2048x50257 1000000x10 8x21x256x256:1 2>/dev/null | tee "$out/compare.txt"
+for dtype in float32 float64; do
+    timeout 200 python3 benches/compare.py --budget 0.2 --dtypes $dtype --shapes 1x10 64x10 \
+        256x1000 512x32000 2048x50257 1000000x10 8x21x256x256:1 2>/dev/null \
+        | tee "$out/compare-$dtype.txt"
+done
 step done
