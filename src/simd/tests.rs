@@ -1,8 +1,9 @@
 //! Accuracy of `Lanes::exp`/`ln` on every supported path: >= 10^7 samples per path, function and
 //! dtype in `cargo test --release` (uniform over the finite bit patterns, and over the useful
-//! range), max ULP <= 2, special values, and an opt-in exhaustive f32 sweep
-//! (`cargo test --release -- --ignored --nocapture`). Cross-path bitwise equality of every
-//! `Lanes` method lives in `tests_paths.rs`.
+//! range), max ULP <= 2, special values, and an opt-in exhaustive f32 sweep of the worst error
+//! and of the same bits on every path (`cargo test --release -- --ignored --nocapture`).
+//! Cross-path bitwise equality of every `Lanes` method on random vectors lives in
+//! `tests_paths.rs`.
 //!
 //! f32 references are f64 `exp`/`ln` rounded to f32 (correctly rounded but for astronomically
 //! rare double roundings); f64 references are std's `f64::exp`/`f64::ln` (glibc, < 1 ULP), so
@@ -342,13 +343,14 @@ fn special_values_ln() {
     }
 }
 
-/// All 2^32 f32 inputs through exp and ln on every supported path (minutes in `--release`).
+/// All 2^32 f32 inputs through exp and ln on every supported path (minutes in `--release`):
+/// the worst error of each, and the same bits on every path as on the first (the portable one).
 #[test]
 #[ignore = "exhaustive sweep; run with `cargo test --release -- --ignored --nocapture`"]
 fn exhaustive_f32() {
     const CHUNK: u64 = 1 << 16;
     let paths = supported();
-    // Per path: (max exp ULP, max ln ULP).
+    // Per path: (max exp ULP, max ln ULP, inputs whose bits differ from the first path's).
     let worst = (0..(1u64 << 32) / CHUNK)
         .into_par_iter()
         .map(|c| {
@@ -357,33 +359,51 @@ fn exhaustive_f32() {
                 .collect();
             let re: Vec<f32> = xs.iter().map(|x| x.reference(Func::Exp)).collect();
             let rl: Vec<f32> = xs.iter().map(|x| x.reference(Func::Ln)).collect();
-            let worst_of = |path, f, r: &[f32]| {
+            let run = |path, f| {
                 let mut v = xs.clone();
                 f32::map(path, f, &mut v);
-                v.iter().zip(r).map(|(&y, &r)| y.ulp(r)).max().unwrap_or(0)
+                v
             };
+            let first = (run(paths[0], Func::Exp), run(paths[0], Func::Ln));
             paths
                 .iter()
-                .map(|&p| (worst_of(p, Func::Exp, &re), worst_of(p, Func::Ln, &rl)))
+                .map(|&p| {
+                    let (e, l) = (run(p, Func::Exp), run(p, Func::Ln));
+                    let max_ulp = |v: &[f32], r: &[f32]| {
+                        v.iter().zip(r).map(|(&y, &r)| y.ulp(r)).max().unwrap_or(0)
+                    };
+                    let differ = |v: &[f32], w: &[f32]| {
+                        v.iter()
+                            .zip(w)
+                            .filter(|(a, b)| a.to_bits() != b.to_bits())
+                            .count()
+                    };
+                    (
+                        max_ulp(&e, &re),
+                        max_ulp(&l, &rl),
+                        differ(&e, &first.0) + differ(&l, &first.1),
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .reduce(
-            || vec![(0, 0); paths.len()],
+            || vec![(0, 0, 0); paths.len()],
             |a, b| {
                 a.iter()
                     .zip(&b)
-                    .map(|(x, y)| (x.0.max(y.0), x.1.max(y.1)))
+                    .map(|(x, y)| (x.0.max(y.0), x.1.max(y.1), x.2 + y.2))
                     .collect()
             },
         );
-    for (&(e, l), p) in worst.iter().zip(&paths) {
+    for (&(e, l, d), p) in worst.iter().zip(&paths) {
         println!(
-            "exhaustive f32 [{}]: exp max {e} ULP, ln max {l} ULP",
-            p.name()
+            "exhaustive f32 [{}]: exp max {e} ULP, ln max {l} ULP, {d} results differ from [{}]",
+            p.name(),
+            paths[0].name()
         );
         assert!(
-            e <= MAX_ULP && l <= MAX_ULP,
-            "[{}] exp {e} ln {l}",
+            e <= MAX_ULP && l <= MAX_ULP && d == 0,
+            "[{}] exp {e} ln {l} differing {d}",
             p.name()
         );
     }

@@ -17,18 +17,16 @@ use std::arch::x86_64::{
     _mm512_castsi512_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_cvtepi32_ps, _mm512_div_pd,
     _mm512_div_ps, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_mask_blend_pd, _mm512_mask_blend_ps,
     _mm512_max_pd, _mm512_max_ps, _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps,
-    _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_epi64, _mm512_set1_pd, _mm512_set1_ps,
-    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_slli_epi64, _mm512_srai_epi32,
-    _mm512_srai_epi64, _mm512_srli_epi32, _mm512_srli_epi64, _mm512_sub_epi32, _mm512_sub_epi64,
-    _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+    _mm512_or_si512, _mm512_scalef_pd, _mm512_scalef_ps, _mm512_set1_epi32, _mm512_set1_epi64,
+    _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_srli_epi32,
+    _mm512_srli_epi64, _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 16 lanes; bitwise equal to `math::exp_f32` per lane.
 ///
 /// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
-/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
-/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
-/// bits are the same. Other lanes then get unspecified values.
+/// (a row's `x - max` when its spread is small): the clamp is skipped. Other lanes then get
+/// unspecified values. `2^k` is applied by `vscalef` in both cases (see the body).
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
@@ -42,41 +40,28 @@ pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
     };
     let shift = _mm512_set1_ps(s::SHIFT_F32);
     let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(s::LOG2E_F32), shift);
-    let nk = _mm512_sub_ps(shift, t);
-    let r = _mm512_fmadd_ps(nk, _mm512_set1_ps(s::LN2_HI_F32), xc);
-    let r = _mm512_fmadd_ps(nk, _mm512_set1_ps(s::LN2_LO_F32), r);
+    // `k = t - S` (exact), and `r = x - k ln2` as `fma(k, -HI, x)`: the same bits as the
+    // portable `fma(-k, HI, x)`, since negating a factor is exact.
+    let k = _mm512_sub_ps(t, shift);
+    let r = _mm512_fmadd_ps(k, _mm512_set1_ps(-s::LN2_HI_F32), xc);
+    let r = _mm512_fmadd_ps(k, _mm512_set1_ps(-s::LN2_LO_F32), r);
     let mut q = _mm512_set1_ps(s::EXP_Q_F32[0]);
     for &c in &s::EXP_Q_F32[1..] {
         q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
     }
     let one = _mm512_set1_ps(1.0);
     let p = _mm512_fmadd_ps(_mm512_fmadd_ps(q, r, one), r, one);
-    let k = _mm512_sub_epi32(
-        _mm512_castps_si512(t),
-        _mm512_set1_epi32(s::SHIFT_F32.to_bits() as i32),
-    );
-    let bias = _mm512_set1_epi32(127);
-    let y = if IN_RANGE {
-        _mm512_mul_ps(
-            p,
-            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k, bias))),
-        )
-    } else {
-        let k1 = _mm512_srai_epi32::<1>(k);
-        let k2 = _mm512_sub_epi32(k, k1);
-        let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k1, bias)));
-        let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k2, bias)));
-        _mm512_mul_ps(_mm512_mul_ps(p, s1), s2)
-    };
+    // `p 2^k` rounded once (`vscalefps`), which is what the portable `p 2^k1 2^k2` computes
+    // (its first product is exact), in one instruction, with or without `IN_RANGE`.
+    let y = _mm512_scalef_ps(p, k);
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f64` per lane.
 ///
 /// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
-/// (a row's `x - max` when its spread is small): the clamp is skipped and `2^k` (a normal number
-/// there) scales `p` in one product, which rounds once, like the two-step product below, so the
-/// bits are the same. Other lanes then get unspecified values.
+/// (a row's `x - max` when its spread is small): the clamp is skipped. Other lanes then get
+/// unspecified values. `2^k` is applied by `vscalef` in both cases (see the body).
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
@@ -90,32 +75,17 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
     };
     let shift = _mm512_set1_pd(s::SHIFT_F64);
     let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(s::LOG2E_F64), shift);
-    let nk = _mm512_sub_pd(shift, t);
-    let r = _mm512_fmadd_pd(nk, _mm512_set1_pd(s::LN2_HI_F64), xc);
-    let r = _mm512_fmadd_pd(nk, _mm512_set1_pd(s::LN2_LO_F64), r);
+    // As in `exp16`: `k = t - S`, `r = fma(k, -HI, x)`, and `p 2^k` by `vscalefpd`.
+    let k = _mm512_sub_pd(t, shift);
+    let r = _mm512_fmadd_pd(k, _mm512_set1_pd(-s::LN2_HI_F64), xc);
+    let r = _mm512_fmadd_pd(k, _mm512_set1_pd(-s::LN2_LO_F64), r);
     let mut q = _mm512_set1_pd(s::EXP_Q_F64[0]);
     for &c in &s::EXP_Q_F64[1..] {
         q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
     }
     let one = _mm512_set1_pd(1.0);
     let p = _mm512_fmadd_pd(_mm512_fmadd_pd(q, r, one), r, one);
-    let k = _mm512_sub_epi64(
-        _mm512_castpd_si512(t),
-        _mm512_set1_epi64(s::SHIFT_F64.to_bits() as i64),
-    );
-    let bias = _mm512_set1_epi64(1023);
-    let y = if IN_RANGE {
-        _mm512_mul_pd(
-            p,
-            _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k, bias))),
-        )
-    } else {
-        let k1 = _mm512_srai_epi64::<1>(k);
-        let k2 = _mm512_sub_epi64(k, k1);
-        let s1 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k1, bias)));
-        let s2 = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(k2, bias)));
-        _mm512_mul_pd(_mm512_mul_pd(p, s1), s2)
-    };
+    let y = _mm512_scalef_pd(p, k);
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
