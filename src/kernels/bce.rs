@@ -39,8 +39,8 @@ impl PointLoss for Bce {
     fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
         let floor = V::splat(T::LOG_FLOOR);
         let one = V::splat(T::ONE);
-        // `ln_unit`: a lane outside [0, 1] fails the pass's range check, which discards it.
-        let log_x = s.x.ln_unit().max(floor);
+        // `ln_finite`: a lane outside [0, 1] fails the pass's range check, which discards it.
+        let log_x = s.x.ln_finite().max(floor);
         let log_1mx = ln_1p::<T, V, true>(V::splat(T::ZERO).sub(s.x)).max(floor);
         let pos = s.y.mul(log_x);
         let neg = one.sub(s.y).mul(log_1mx);

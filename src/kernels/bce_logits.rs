@@ -45,7 +45,8 @@ fn exp_neg_abs<T: Real, V: Lanes<T>>(x: V) -> V {
 #[inline(always)]
 fn loss_from<T: Real, V: Lanes<T>>(s: Step<V>, e: V) -> V {
     let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
-    let soft = ln_1p::<T, V, false>(e);
+    // `1 + e` is in [1, 2], or NaN with `x`: `ln_finite` suffices (see `ln_1p`).
+    let soft = ln_1p::<T, V, true>(e);
     let pos_coef = s.pw.mul(s.y);
     let neg_coef = one.sub(s.y);
     let pos = pos_coef

@@ -212,13 +212,14 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
 
 /// `ln(1 + u)` for `u >= -1`: `ln(1 + u)` corrected by `(u - ((1 + u) - 1)) / (1 + u)`, which
 /// recovers the low bits lost in forming `1 + u` (the correction is dropped where `1 + u == 0`).
-/// With `UNIT`, `u` is known to lie in `[-1, 0]` (other lanes are discarded by the caller), so the
-/// log takes [`Lanes::ln_unit`]: the same bits there.
+/// With `FINITE` the caller knows that in each lane it keeps, `1 + u` is finite and
+/// non-negative or `u` is NaN, so the log takes [`Lanes::ln_finite`]: the same bits where
+/// `1 + u` is finite, and where `u` is NaN the correction is NaN, which the sum keeps.
 #[inline(always)]
-pub fn ln_1p<T: Real, V: Lanes<T>, const UNIT: bool>(u: V) -> V {
+pub fn ln_1p<T: Real, V: Lanes<T>, const FINITE: bool>(u: V) -> V {
     let one = V::splat(T::ONE);
     let a = one.add(u);
     let correction = u.sub(a.sub(one)).div(a).zero_where_zero(a);
-    let ln_a = if UNIT { a.ln_unit() } else { a.ln() };
+    let ln_a = if FINITE { a.ln_finite() } else { a.ln() };
     ln_a.add(correction)
 }

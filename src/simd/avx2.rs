@@ -223,7 +223,7 @@ macro_rules! lanewise {
             unsafe { $v([$ln::<true>(self.0[0]), $ln::<true>(self.0[1])]) }
         }
         #[inline(always)]
-        fn ln_unit(self) -> Self {
+        fn ln_finite(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
             unsafe { $v([$ln::<false>(self.0[0]), $ln::<false>(self.0[1])]) }
         }

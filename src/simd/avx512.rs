@@ -206,7 +206,7 @@ macro_rules! lanewise {
             unsafe { $v($ln::<true>(self.0)) }
         }
         #[inline(always)]
-        fn ln_unit(self) -> Self {
+        fn ln_finite(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
             unsafe { $v($ln::<false>(self.0)) }
         }

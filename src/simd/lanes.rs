@@ -88,12 +88,14 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
     #[must_use]
     fn ln(self) -> Self;
-    /// [`Self::ln`] for lanes in `[0, 1]`, with the same bits there; a lane outside (NaN
-    /// included) gets an unspecified value, so only a caller that discards those uses it (the
-    /// range-checked binary cross-entropy). Paths without a cheaper version take `ln` itself.
+    /// [`Self::ln`] for finite non-negative lanes (zeros and subnormals included), with the same
+    /// bits there; a lane that is +inf, negative or NaN gets an unspecified value, so only a
+    /// caller that discards those lanes, or whose result is NaN there anyway, uses it (binary
+    /// cross-entropy's range-checked logs, `kernels::pointwise::ln_1p`). Paths without a cheaper
+    /// version take `ln` itself.
     #[must_use]
     #[inline(always)]
-    fn ln_unit(self) -> Self {
+    fn ln_finite(self) -> Self {
         self.ln()
     }
 

@@ -46,8 +46,8 @@ pub(super) enum Func {
     /// `Lanes::exp_in_range` (only for inputs in its domain).
     ExpInRange,
     Ln,
-    /// `Lanes::ln_unit` (only for inputs in `[0, 1]`).
-    LnUnit,
+    /// `Lanes::ln_finite` (only for finite non-negative inputs).
+    LnFinite,
 }
 
 /// A kernel mapping a slice in place through `Lanes::exp` or `Lanes::ln`: full vectors, then
@@ -60,7 +60,7 @@ fn map_lanes<T: Copy, V: Lanes<T>>(f: Func, v: &mut [T]) {
         Func::Exp => x.exp(),
         Func::ExpInRange => x.exp_in_range(),
         Func::Ln => x.ln(),
-        Func::LnUnit => x.ln_unit(),
+        Func::LnFinite => x.ln_finite(),
     };
     let mut chunks = v.chunks_exact_mut(V::N);
     for c in &mut chunks {
@@ -121,7 +121,7 @@ impl Float for f32 {
     fn reference(self, f: Func) -> f32 {
         match f {
             Func::Exp | Func::ExpInRange => f64::from(self).exp() as f32,
-            Func::Ln | Func::LnUnit => f64::from(self).ln() as f32,
+            Func::Ln | Func::LnFinite => f64::from(self).ln() as f32,
         }
     }
     fn map(path: Path, f: Func, v: &mut [f32]) {
@@ -152,7 +152,7 @@ impl Float for f64 {
     fn reference(self, f: Func) -> f64 {
         match f {
             Func::Exp | Func::ExpInRange => self.exp(),
-            Func::Ln | Func::LnUnit => self.ln(),
+            Func::Ln | Func::LnFinite => self.ln(),
         }
     }
     fn map(path: Path, f: Func, v: &mut [f64]) {
@@ -410,22 +410,27 @@ fn exhaustive_f32() {
 }
 
 #[test]
-fn ln_unit_is_ln_on_the_unit_interval() {
-    // Every bit pattern of [0, 1] is reachable: -0, zero, subnormals, 1, and 10^6 random ones.
+fn ln_finite_is_ln_on_finite_non_negative_inputs() {
+    // -0, zero, subnormals, 1, the largest finite value, and 10^6 random bit patterns of [0, 1]
+    // and as many of [0, MAX] (every finite non-negative value is reachable).
     let mut rng = Rng(11);
     let mut x32: Vec<f32> = vec![0.0, -0.0, f32::from_bits(1), f32::MIN_POSITIVE, 1.0, 0.5];
+    x32.extend([2.0, f32::MAX]);
     x32.extend((0..1_000_000).map(|_| f32::from_bits((rng.next() % 0x3f80_0001) as u32)));
+    x32.extend((0..1_000_000).map(|_| f32::from_bits((rng.next() % 0x7f80_0000) as u32)));
     let mut x64: Vec<f64> = vec![0.0, -0.0, f64::from_bits(1), f64::MIN_POSITIVE, 1.0, 0.5];
+    x64.extend([2.0, f64::MAX]);
     x64.extend((0..1_000_000).map(|_| f64::from_bits(rng.next() % 0x3ff0_0000_0000_0001)));
+    x64.extend((0..1_000_000).map(|_| f64::from_bits(rng.next() % 0x7ff0_0000_0000_0000)));
     for path in supported() {
         let n = path.name();
         assert_eq!(
-            bits32(path, Func::LnUnit, &x32),
+            bits32(path, Func::LnFinite, &x32),
             bits32(path, Func::Ln, &x32),
             "f32 [{n}]"
         );
         assert_eq!(
-            bits64(path, Func::LnUnit, &x64),
+            bits64(path, Func::LnFinite, &x64),
             bits64(path, Func::Ln, &x64),
             "f64 [{n}]"
         );

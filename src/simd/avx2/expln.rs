@@ -124,8 +124,8 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
     _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x))
 }
 
-/// ln on 8 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_unit`)
-/// that holds for lanes in `[0, 1]` only: +inf, negative and NaN lanes skip their fix-ups.
+/// ln on 8 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_finite`)
+/// that holds for finite non-negative lanes only: +inf, negative and NaN lanes skip their fix-ups.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {

@@ -89,8 +89,8 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
-/// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_unit`)
-/// that holds for lanes in `[0, 1]` only: +inf, negative and NaN lanes skip their fix-ups.
+/// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_finite`)
+/// that holds for finite non-negative lanes only: +inf, negative and NaN lanes skip their fix-ups.
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
