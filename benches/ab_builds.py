@@ -41,6 +41,14 @@ def calls(x, t, y, u, axis):
         "binary_cross_entropy_with_grad": lambda m: m.binary_cross_entropy_with_grad(
             u, y, None, "mean"
         )[1],
+        # Logits x against probability targets u.
+        "bce_with_logits": lambda m: m.binary_cross_entropy_with_logits(x, u, None, None, "mean"),
+        "bce_with_logits(none)": lambda m: m.binary_cross_entropy_with_logits(
+            x, u, None, None, "none"
+        ),
+        "bce_with_logits_with_grad": lambda m: m.binary_cross_entropy_with_logits_with_grad(
+            x, u, None, None, "mean"
+        )[1],
     }
 
 
