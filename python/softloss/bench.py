@@ -205,6 +205,13 @@ def cases(shape: tuple[int, ...], axis: int, dtype: str) -> Iterator[tuple[str, 
             "limit": lambda: np.add(go, y, out=out),
         },
     )
+    yield (
+        "log_softmax_backward out=",
+        {
+            "softloss": lambda: sl.log_softmax_backward(go, y, axis, out=out),
+            "limit": lambda: np.add(go, y, out=out),
+        },
+    )
     loss_axis = None if axis == 1 else axis
     yield (
         "nll_loss",
