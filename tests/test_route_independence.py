@@ -57,3 +57,26 @@ def test_rows_do_not_depend_on_the_batch(dtype: type, classes: int) -> None:
                 part = results(x[rows], t[rows], go[rows], w)
                 for name, value in part.items():
                     assert bits(value) == bits(whole[name][rows]), (name, rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_calls_match_batches(dtype: type) -> None:
+    # An output of 32 MiB or more streams past the cache (softmax_streamed.rs: three rows in flight
+    # per loop); the same rows in small batches take the plain three-pass route. Outputs off a
+    # 64-byte boundary too, and special rows.
+    classes = 4099
+    rows = -(-(33 << 20) // (classes * np.dtype(dtype).itemsize))
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((rows, classes)) * 4).astype(dtype)
+    x[1, 5] = np.nan
+    x[2, 9] = np.inf
+    x[3] = -np.inf
+    x[4, 0] = 1e4
+    x[-1, :100] = -np.inf
+    with np.errstate(invalid="ignore"):
+        for f in (sl.softmax, sl.log_softmax):
+            batches = np.concatenate([f(x[k : k + 16]) for k in range(0, rows, 16)])
+            assert bits(f(x)) == bits(batches), f.__name__
+            out = np.empty(x.size + 1, dtype)[1:].reshape(x.shape)
+            f(x, out=out)
+            assert bits(out) == bits(batches), f.__name__

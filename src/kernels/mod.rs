@@ -16,13 +16,15 @@ pub mod pointwise;
 pub mod rowops;
 pub mod softmax;
 pub mod softmax_backward;
+mod softmax_streamed;
 mod softmax_tile;
 pub mod tiles;
 
 pub use float::Real;
 
 /// Outputs at least this large (in bytes) are written with non-temporal stores where a kernel
-/// writes each element once and that was measured to help (log_softmax rows): far larger than a
+/// writes each element once and that was measured to help (softmax and log_softmax rows): far
+/// larger than a
 /// last-level cache (32 MiB on the development machine), a plain store would first read every
 /// line it writes and evict the input; glibc's `memcpy` (the `x.copy()` baseline) switches to
 /// non-temporal stores at a similar size. The softmax backward passes measured 3x slower with

@@ -18,13 +18,17 @@
 //! found while the previous row of the chunk computes its exps; exp stored and summed; scale),
 //! the later passes hitting L2 or L3; a longer row takes the online two-pass route (running max
 //! and rescaled sum, then one write pass), reading the row twice and writing its output once, at
-//! the price of a second exp per element. When the class axis is not last, a `(classes, inner)`
-//! block is processed in tiles of one vector of columns, vectorising across the contiguous inner
-//! axis without a transpose; rows shorter than a vector are processed the same way, one row per
+//! the price of a second exp per element. Outputs streamed past the cache ([`super::streams`])
+//! with rows of up to 512 KiB take the same three passes scheduled across rows
+//! (`softmax_streamed`): one loop reads row `r + 1`, computes row `r`'s exps and writes row
+//! `r - 1`'s output with non-temporal stores. When the class axis is not last, a `(classes,
+//! inner)` block is processed in tiles of one vector of columns, vectorising across the
+//! contiguous inner axis without a transpose; rows shorter than a vector are processed the same way, one row per
 //! lane, after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order
 //! (the tile routes are in [`super::softmax_tile`]).
 
 use super::rowops::{exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent};
+use super::softmax_streamed::{self, PIPELINED_MAX_ROW_BYTES};
 use super::tiles::{prefetch_ahead, tiles, LaneSum, TileBufs, SHORT_ROW};
 use super::{softmax_tile, streams, Layout, Real};
 use crate::parallel;
@@ -129,6 +133,8 @@ impl<T: Real> Kernel for Forward<'_, T> {
             for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
                 other_row::<T, T::V<I>>(kind, xr, or, stream);
             }
+        } else if stream && block * std::mem::size_of::<T>() <= PIPELINED_MAX_ROW_BYTES {
+            softmax_streamed::rows::<T, T::V<I>>(kind, x, out, block);
         } else {
             let mut m = extent::<T, T::V<I>>(x.get(..block).unwrap_or_default());
             for (r, (xr, or)) in x
@@ -148,7 +154,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
 
 /// A contiguous row that is neither short nor longer than [`ONLINE_MIN_BYTES`].
 #[inline(always)]
-fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
+pub(super) fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
     if x.len() < SHORT_ROW {
         short_row::<T, V>(kind, x, out);
     } else if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
@@ -158,11 +164,11 @@ fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: b
     }
 }
 
-/// The three-pass route for one contiguous row with max `m`; with `stream`, log_softmax's output
-/// pass uses non-temporal stores. (softmax scales its output in place, in cache, so streaming
-/// would need a scratch row: measured no faster on the development machine, so it keeps plain
-/// stores.) `ext` is the row's [`Extent`]; returns that of `next`, the following row (or
-/// empty), found during the exps.
+/// The three-pass route for one contiguous row with max `m`; with `stream` (rows longer than
+/// [`PIPELINED_MAX_ROW_BYTES`]), log_softmax's output pass uses non-temporal stores. (softmax
+/// scales its output in place, in cache; streaming it would need a scratch row, which only the
+/// pipelined route of [`super::softmax_streamed`] made pay.) `ext` is the row's [`Extent`];
+/// returns that of `next`, the following row (or empty), found during the exps.
 #[inline(always)]
 fn row<T: Real, V: Lanes<T>>(
     kind: Kind,
