@@ -22,11 +22,14 @@ SHAPES = [(100_000, 10), (1_000_000, 10), (512, 32000), (2048, 50257)]
 SEGMENTATION = (8, 21, 256, 256)  # "8x21x256x256" on the command line: class axis 1
 
 
-def calls(x, t, y, u, axis):
+def calls(x, t, y, u, axis, outs):
+    """Each function's call on a module; `outs[m]` is module m's own `out=` array."""
     logy = np.log(y)
     return {
         "softmax": lambda m: m.softmax(x, axis),
         "log_softmax": lambda m: m.log_softmax(x, axis),
+        "softmax out=": lambda m: m.softmax(x, axis, outs[m]),
+        "log_softmax out=": lambda m: m.log_softmax(x, axis, outs[m]),
         # Upstream gradient x (any array of the shape) against a softmax output y.
         "softmax_backward": lambda m: m.softmax_backward(x, y, axis),
         "log_softmax_backward": lambda m: m.log_softmax_backward(x, logy, axis),
@@ -80,7 +83,8 @@ def main():
             )
             y = sl.softmax(rng.standard_normal(shape).astype(dt), axis=axis)
             u = rng.uniform(0, 1, shape).astype(dt)
-            for name, call in calls(x, t, y, u, axis).items():
+            outs = {new: np.empty_like(x), old: np.empty_like(x)}
+            for name, call in calls(x, t, y, u, axis, outs).items():
                 if only is not None and name not in only:
                     continue
                 a, b = np.asarray(call(new)), np.asarray(call(old))
