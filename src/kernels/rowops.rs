@@ -175,21 +175,51 @@ pub fn exp_sum_ahead<T: Real, V: Lanes<T>>(
     next: &[T],
     e: &mut [T],
 ) -> (f64, Extent<T>) {
+    exp_sum_ahead_along::<T, V, _>(x, m, x_extent, next, e, &mut Nothing)
+}
+
+/// Work done in the loop of [`exp_sum_ahead_along`], once per vector: `at(i)` for the vector of
+/// elements `i..i + N` (a trait, not a callback, for the entry point's target features).
+pub trait Alongside<T: Real> {
+    /// The work of vector `i`.
+    fn at<V: Lanes<T>>(&mut self, i: usize);
+}
+
+/// No work alongside.
+pub struct Nothing;
+
+impl<T: Real> Alongside<T> for Nothing {
+    #[inline(always)]
+    fn at<V: Lanes<T>>(&mut self, _: usize) {}
+}
+
+/// [`exp_sum_ahead`] with `along`'s work done in the same loop (the streamed softmax route writes
+/// the previous row's output there).
+#[inline(always)]
+pub fn exp_sum_ahead_along<T: Real, V: Lanes<T>, A: Alongside<T>>(
+    x: &[T],
+    m: T,
+    x_extent: Extent<T>,
+    next: &[T],
+    e: &mut [T],
+    along: &mut A,
+) -> (f64, Extent<T>) {
     if x_extent.exps_in_range(m) {
-        exp_sum_ahead_with::<T, V, true>(x, m, next, e)
+        exp_sum_ahead_with::<T, V, A, true>(x, m, next, e, along)
     } else {
-        exp_sum_ahead_with::<T, V, false>(x, m, next, e)
+        exp_sum_ahead_with::<T, V, A, false>(x, m, next, e, along)
     }
 }
 
 /// [`exp_sum_ahead`] with the choice of `exp` made (a const parameter, so that the loop has no
 /// test of it). Partial vectors hold `-inf` fill and always take the full `exp`.
 #[inline(always)]
-fn exp_sum_ahead_with<T: Real, V: Lanes<T>, const IN_RANGE: bool>(
+fn exp_sum_ahead_with<T: Real, V: Lanes<T>, A: Alongside<T>, const IN_RANGE: bool>(
     x: &[T],
     m: T,
     next: &[T],
     e: &mut [T],
+    along: &mut A,
 ) -> (f64, Extent<T>) {
     let n = x.len();
     let mv = V::splat(m);
@@ -214,6 +244,7 @@ fn exp_sum_ahead_with<T: Real, V: Lanes<T>, const IN_RANGE: bool>(
             st_raw(v, e, i, len);
         }
         v.add_to(&mut totals);
+        along.at::<V>(i);
         i += len;
     }
     let next_extent = if ahead {

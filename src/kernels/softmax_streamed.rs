@@ -6,7 +6,7 @@
 //! - it reads row `r + 1` for its extent (max and min): the only read from memory;
 //! - it computes row `r`'s exps `exp(x - m)` and their sum (softmax keeps the exps in one of two
 //!   scratch rows);
-//! - it writes row `r - 1`'s output with non-temporal stores: `e / s` from the other scratch row,
+//! - it writes row `r - 1`'s output with non-temporal stores: `e (1 / s)` from the other scratch row,
 //!   or `(x - m) - ln(s)` from `x`, which is still in L2.
 //!
 //! In the plain route the output pass of a row only moves memory, so the core idles while it
@@ -14,10 +14,10 @@
 //! output line from memory before writing it. Here the output streams out while the exps
 //! compute, and the memory traffic is that of a copy: one read of `x`, one write of `out`.
 
-use super::rowops::{extent, ld, st, st_raw, Extent};
+use super::rowops::{exp_sum_ahead, exp_sum_ahead_along, extent, ld, st, Alongside, Extent};
 use super::softmax::Kind;
 use super::Real;
-use crate::simd::math::{ln_f64, tree16};
+use crate::simd::math::ln_f64;
 use crate::simd::Lanes;
 
 /// Rows up to this size (in bytes) take this route: the loop keeps three rows of `x` (and two
@@ -104,30 +104,23 @@ fn step<T: Real, V: Lanes<T>>(
     e: &mut [T],
     prev: Option<Job<'_, T>>,
 ) -> (f64, Extent<T>) {
-    let in_range = ext.exps_in_range(ext.max);
-    match (in_range, soft) {
-        (true, true) => step_with::<T, V, true, true>(x, ext.max, next, e, prev),
-        (true, false) => step_with::<T, V, true, false>(x, ext.max, next, e, prev),
-        (false, true) => step_with::<T, V, false, true>(x, ext.max, next, e, prev),
-        (false, false) => step_with::<T, V, false, false>(x, ext.max, next, e, prev),
+    if soft {
+        step_with::<T, V, true>(x, ext, next, e, prev)
+    } else {
+        step_with::<T, V, false>(x, ext, next, e, prev)
     }
 }
 
-/// [`step`] with its choices made: the exp (as in `rowops::exp_sum_ahead`) and the output.
+/// [`step`] with the output's kind chosen.
 #[inline(always)]
-fn step_with<T: Real, V: Lanes<T>, const IN_RANGE: bool, const SOFT: bool>(
+fn step_with<T: Real, V: Lanes<T>, const SOFT: bool>(
     x: &[T],
-    m: T,
+    ext: Extent<T>,
     next: &[T],
     e: &mut [T],
     prev: Option<Job<'_, T>>,
 ) -> (f64, Extent<T>) {
     let n = x.len();
-    let mv = V::splat(m);
-    let mut totals = [0.0f64; 16];
-    let (mut next_max, mut next_min) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
-    let ahead = next.len() == n;
-    let store = SOFT && e.len() == n;
     // The previous row's output: a head up to its first 64-byte boundary with plain stores, then
     // one non-temporal vector per vector of this row, then the rest.
     let mut prev = prev.filter(|p| p.out.len() == n && p.src.len() == n);
@@ -135,57 +128,36 @@ fn step_with<T: Real, V: Lanes<T>, const IN_RANGE: bool, const SOFT: bool>(
         // A NaN row's output is all NaN, whatever its exps.
         p.out.fill(T::from_f64(f64::NAN));
     }
-    let head = prev
-        .as_ref()
-        .map_or(0, |p| p.out.as_ptr().align_offset(64).min(n));
-    let (pa, pb) = prev
-        .as_ref()
-        .map_or((V::splat(T::ZERO), V::splat(T::ZERO)), |p| {
-            (V::splat(p.f.a), V::splat(p.f.b))
-        });
-    if let Some(p) = prev.as_mut() {
-        write_plain::<T, V>(SOFT, p, 0, head);
-    }
-    let mut i = 0;
-    while i < n {
-        let len = V::N.min(n - i);
-        if ahead {
-            next_max = next_max.max(ld(next, i, len, T::NEG_INFINITY));
-            next_min = next_min.min(ld(next, i, len, T::INFINITY));
-        }
-        let d = ld::<T, V>(x, i, len, T::NEG_INFINITY).sub(mv);
-        let v = if IN_RANGE && len == V::N {
-            d.exp_in_range()
-        } else {
-            d.exp()
-        };
-        if store {
-            st_raw(v, e, i, len);
-        }
-        v.add_to(&mut totals);
-        if let Some(p) = prev.as_mut() {
-            let j = head + i;
-            if j + V::N <= n {
-                output::<T, V, SOFT>(V::load(&p.src[j..]), pa, pb)
-                    .canon_nan()
-                    .stream(&mut p.out[j..]);
-            }
-        }
-        i += len;
-    }
-    if let Some(p) = prev.as_mut() {
-        // Past the last whole streamed vector.
-        write_plain::<T, V>(SOFT, p, head + (n - head) / V::N * V::N, n);
-    }
-    let next_extent = if ahead {
-        Extent {
-            max: next_max.reduce_max(),
-            min: -next_min.mul(V::splat(-T::ONE)).reduce_max(),
-        }
-    } else {
-        extent::<T, V>(next)
+    let Some(mut p) = prev else {
+        return exp_sum_ahead::<T, V>(x, ext.max, ext, next, e);
     };
-    (tree16(&totals), next_extent)
+    let head = p.out.as_ptr().align_offset(64).min(n);
+    write_plain::<T, V>(SOFT, &mut p, 0, head);
+    let mut along = Streamed::<T, SOFT> { job: p, head };
+    let found = exp_sum_ahead_along::<T, V, _>(x, ext.max, ext, next, e, &mut along);
+    // Past the last whole streamed vector.
+    write_plain::<T, V>(SOFT, &mut along.job, head + (n - head) / V::N * V::N, n);
+    found
+}
+
+/// A row's output streamed alongside the next row's exps: the vector at `head + i` for the
+/// next row's vector `i`, while it lies within the row.
+struct Streamed<'a, T, const SOFT: bool> {
+    job: Job<'a, T>,
+    head: usize,
+}
+
+impl<T: Real, const SOFT: bool> Alongside<T> for Streamed<'_, T, SOFT> {
+    #[inline(always)]
+    fn at<V: Lanes<T>>(&mut self, i: usize) {
+        let j = self.head + i;
+        let p = &mut self.job;
+        if j + V::N <= p.out.len().min(p.src.len()) {
+            output::<T, V, SOFT>(V::load(&p.src[j..]), V::splat(p.f.a), V::splat(p.f.b))
+                .canon_nan()
+                .stream(&mut p.out[j..]);
+        }
+    }
 }
 
 /// A row's output value from its source lanes.
