@@ -6,8 +6,8 @@
 //! - it reads row `r + 1` for its extent (max and min): the only read from memory;
 //! - it computes row `r`'s exps `exp(x - m)` and their sum (softmax keeps the exps in one of two
 //!   scratch rows);
-//! - it writes row `r - 1`'s output with non-temporal stores: `e (1 / s)` from the other scratch row,
-//!   or `(x - m) - ln(s)` from `x`, which is still in L2.
+//! - it writes row `r - 1`'s output with non-temporal stores: `e (1 / s)` from the other
+//!   scratch row, or `(x - m) - ln(s)` from `x`, which is still in L2.
 //!
 //! In the plain route the output pass of a row only moves memory, so the core idles while it
 //! writes, and softmax writes its exps into the output and scales them there, which reads every
