@@ -23,9 +23,9 @@
 //! (`softmax_streamed`): one loop reads row `r + 1`, computes row `r`'s exps and writes row
 //! `r - 1`'s output with non-temporal stores. When the class axis is not last, a `(classes,
 //! inner)` block is processed in tiles of one vector of columns, vectorising across the
-//! contiguous inner axis without a transpose; rows shorter than a vector are processed the same way, one row per
-//! lane, after a transpose on the fly. A tile accumulates each lane's sum in f64 in class order
-//! (the tile routes are in [`super::softmax_tile`]).
+//! contiguous inner axis without a transpose; rows shorter than a vector are processed the same
+//! way, one row per lane, after a transpose on the fly. A tile accumulates each lane's sum in f64
+//! in class order (the tile routes are in [`super::softmax_tile`]).
 
 use super::rowops::{exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent};
 use super::softmax_streamed::{self, PIPELINED_MAX_ROW_BYTES};
