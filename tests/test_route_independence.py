@@ -60,12 +60,14 @@ def test_rows_do_not_depend_on_the_batch(dtype: type, classes: int) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_streamed_calls_match_batches(dtype: type) -> None:
-    # An output of 32 MiB or more streams past the cache (softmax_streamed.rs: three rows in flight
-    # per loop); the same rows in small batches take the plain three-pass route. Outputs off a
-    # 64-byte boundary too, and special rows.
+@pytest.mark.parametrize("mib", [3, 33])
+def test_streamed_calls_match_batches(dtype: type, mib: int) -> None:
+    # Outputs of 32 MiB or more stream past the cache, and log_softmax outputs of 2 MiB or more
+    # take the same route with plain stores (softmax_streamed.rs: three rows in flight per loop);
+    # the same rows in small batches take the plain three-pass route. Outputs off a 64-byte
+    # boundary too, and special rows.
     classes = 4099
-    rows = -(-(33 << 20) // (classes * np.dtype(dtype).itemsize))
+    rows = -(-(mib << 20) // (classes * np.dtype(dtype).itemsize))
     rng = np.random.default_rng(7)
     x = (rng.standard_normal((rows, classes)) * 4).astype(dtype)
     x[1, 5] = np.nan

@@ -21,14 +21,15 @@
 //! the price of a second exp per element. Outputs streamed past the cache ([`super::streams`])
 //! with rows of up to 512 KiB take the same three passes scheduled across rows
 //! (`softmax_streamed`): one loop reads row `r + 1`, computes row `r`'s exps and writes row
-//! `r - 1`'s output with non-temporal stores. When the class axis is not last, a `(classes,
+//! `r - 1`'s output with non-temporal stores. log_softmax outputs of 2 MiB or more take it too,
+//! with plain stores below the streaming size. When the class axis is not last, a `(classes,
 //! inner)` block is processed in tiles of one vector of columns, vectorising across the
 //! contiguous inner axis without a transpose; rows shorter than a vector are processed the same
 //! way, one row per lane, after a transpose on the fly. A tile accumulates each lane's sum in f64
 //! in class order (the tile routes are in [`super::softmax_tile`]).
 
 use super::rowops::{exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent};
-use super::softmax_streamed::{self, PIPELINED_MAX_ROW_BYTES};
+use super::softmax_streamed::{self, PIPELINED_LOG_MIN_BYTES, PIPELINED_MAX_ROW_BYTES};
 use super::tiles::{prefetch_ahead, tiles, LaneSum, TileBufs, SHORT_ROW};
 use super::{softmax_tile, streams, Layout, Real};
 use crate::parallel;
@@ -62,6 +63,8 @@ pub fn forward<T: Real>(kind: Kind, x: &[T], out: &mut [T], layout: Layout) {
         return;
     }
     let stream = streams(out);
+    let pipeline = stream
+        || (kind == Kind::LogSoftmax && std::mem::size_of_val(out) >= PIPELINED_LOG_MIN_BYTES);
     parallel::map_chunks(
         layout.outer,
         block,
@@ -77,6 +80,7 @@ pub fn forward<T: Real>(kind: Kind, x: &[T], out: &mut [T], layout: Layout) {
                 out: o,
                 layout,
                 stream,
+                pipeline,
             });
         },
     );
@@ -90,6 +94,9 @@ struct Forward<'a, T> {
     layout: Layout,
     /// Write contiguous rows with non-temporal stores (see [`super::streams`]).
     stream: bool,
+    /// Schedule contiguous rows of up to `PIPELINED_MAX_ROW_BYTES` across rows
+    /// (`softmax_streamed`).
+    pipeline: bool,
 }
 
 impl<T: Real> Kernel for Forward<'_, T> {
@@ -103,6 +110,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
             out,
             layout,
             stream,
+            pipeline,
         } = self;
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
@@ -133,8 +141,8 @@ impl<T: Real> Kernel for Forward<'_, T> {
             for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
                 other_row::<T, T::V<I>>(kind, xr, or, stream);
             }
-        } else if stream && block * std::mem::size_of::<T>() <= PIPELINED_MAX_ROW_BYTES {
-            softmax_streamed::rows::<T, T::V<I>>(kind, x, out, block);
+        } else if pipeline && block * std::mem::size_of::<T>() <= PIPELINED_MAX_ROW_BYTES {
+            softmax_streamed::rows::<T, T::V<I>>(kind, x, out, block, stream);
         } else {
             let mut m = extent::<T, T::V<I>>(x.get(..block).unwrap_or_default());
             for (r, (xr, or)) in x

@@ -1,18 +1,21 @@
-//! The streamed route of contiguous softmax and log_softmax rows: outputs far larger than the
-//! last-level cache ([`super::streams`]), rows that fit in L2 ([`PIPELINED_MAX_ROW_BYTES`]).
+//! The pipelined route of contiguous softmax and log_softmax rows that fit in L2
+//! ([`PIPELINED_MAX_ROW_BYTES`]): outputs far larger than the last-level cache
+//! ([`super::streams`]), written with non-temporal stores, and log_softmax outputs from
+//! [`PIPELINED_LOG_MIN_BYTES`], written with plain ones.
 //!
 //! The same arithmetic as the three-pass route of [`super::softmax`], in the same order, so the
 //! same bits; only the schedule differs. One loop over a row's vectors does three rows' work:
 //! - it reads row `r + 1` for its extent (max and min): the only read from memory;
 //! - it computes row `r`'s exps `exp(x - m)` and their sum (softmax keeps the exps in one of two
 //!   scratch rows);
-//! - it writes row `r - 1`'s output with non-temporal stores: `e (1 / s)` from the other
-//!   scratch row, or `(x - m) - ln(s)` from `x`, which is still in L2.
+//! - it writes row `r - 1`'s output (with non-temporal stores when streaming): `e (1 / s)` from
+//!   the other scratch row, or `(x - m) - ln(s)` from `x`, which is still in L2.
 //!
 //! In the plain route the output pass of a row only moves memory, so the core idles while it
 //! writes, and softmax writes its exps into the output and scales them there, which reads every
-//! output line from memory before writing it. Here the output streams out while the exps
-//! compute, and the memory traffic is that of a copy: one read of `x`, one write of `out`.
+//! output line from memory before writing it. Here the output is written while the exps
+//! compute, and when streaming the memory traffic is that of a copy: one read of `x`, one write
+//! of `out`.
 
 use super::rowops::{exp_sum_ahead, exp_sum_ahead_along, extent, ld, st, Alongside, Extent};
 use super::softmax::Kind;
@@ -23,6 +26,11 @@ use crate::simd::Lanes;
 /// Rows up to this size (in bytes) take this route: the loop keeps three rows of `x` (and two
 /// scratch rows for softmax) in L2.
 pub const PIPELINED_MAX_ROW_BYTES: usize = 512 * 1024;
+
+/// log_softmax outputs from this size (in bytes) take this route even when they do not stream,
+/// with plain stores: its output pass then overlaps the next row's exps too. (softmax, whose
+/// output would come from a scratch row, only takes it when streaming.)
+pub const PIPELINED_LOG_MIN_BYTES: usize = 2 * 1024 * 1024;
 
 /// How a row whose sum is known becomes its output: `x - a - b` (log_softmax, from the row of
 /// `x`: `a = m`, `b = ln s`) or `e * a` (softmax, from the row's exps: `a = 1 / s`); all NaN when
@@ -39,11 +47,14 @@ struct Job<'a, T> {
     out: &'a mut [T],
     src: &'a [T],
     f: Factors<T>,
+    /// Non-temporal stores for the body (plain ones otherwise).
+    stream: bool,
 }
 
-/// softmax or log_softmax of the contiguous rows of `x` (length `n` each) into `out`, streamed.
+/// softmax or log_softmax of the contiguous rows of `x` (length `n` each) into `out`, with
+/// non-temporal stores if `stream`.
 #[inline(always)]
-pub fn rows<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], n: usize) {
+pub fn rows<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], n: usize, stream: bool) {
     if n == 0 {
         return;
     }
@@ -62,6 +73,7 @@ pub fn rows<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], n: usize) 
                 out: o,
                 src: if soft { &*old } else { &x[p * n..r * n] },
                 f,
+                stream,
             }),
             _ => None,
         };
@@ -88,7 +100,15 @@ pub fn rows<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], n: usize) 
             x.get(last * n..rows * n)
         };
         if let (Some(src), Some(out)) = (src, out.get_mut(last * n..rows * n)) {
-            write_last::<T, V>(soft, Job { out, src, f });
+            write_last::<T, V>(
+                soft,
+                Job {
+                    out,
+                    src,
+                    f,
+                    stream,
+                },
+            );
         }
     }
 }
@@ -153,9 +173,8 @@ impl<T: Real, const SOFT: bool> Alongside<T> for Streamed<'_, T, SOFT> {
         let j = self.head + i;
         let p = &mut self.job;
         if j + V::N <= p.out.len().min(p.src.len()) {
-            output::<T, V, SOFT>(V::load(&p.src[j..]), V::splat(p.f.a), V::splat(p.f.b))
-                .canon_nan()
-                .stream(&mut p.out[j..]);
+            let v = output::<T, V, SOFT>(V::load(&p.src[j..]), V::splat(p.f.a), V::splat(p.f.b));
+            put(v, &mut p.out[j..], p.stream);
         }
     }
 }
@@ -191,10 +210,20 @@ fn write_last<T: Real, V: Lanes<T>>(soft: bool, mut p: Job<'_, T>) {
         } else {
             output::<T, V, false>(src, a, b)
         };
-        v.canon_nan().stream(&mut p.out[j..]);
+        put(v, &mut p.out[j..], p.stream);
         j += V::N;
     }
     write_plain::<T, V>(soft, &mut p, j, n);
+}
+
+/// Stores `v` (NaNs canonical) at the start of `s`, non-temporally if `stream`.
+#[inline(always)]
+fn put<T: Real, V: Lanes<T>>(v: V, s: &mut [T], stream: bool) {
+    if stream {
+        v.canon_nan().stream(s);
+    } else {
+        v.canon_nan().store(s);
+    }
 }
 
 /// `p`'s output for elements `from..to`, with plain stores (heads and tails); `p` is not NaN.
@@ -229,11 +258,13 @@ mod tests {
         n: usize,
         streamed: &'a mut [T],
         plain: &'a mut [T],
+        /// Non-temporal stores (the route is also taken without them, for log_softmax).
+        stream: bool,
     }
     impl<T: Real> Kernel for Both<'_, T> {
         type Output = ();
         fn run<I: Isa>(self, isa: I) {
-            rows::<T, T::V<I>>(self.kind, self.x, self.streamed, self.n);
+            rows::<T, T::V<I>>(self.kind, self.x, self.streamed, self.n, self.stream);
             isa.stream_fence();
             for (xr, or) in self
                 .x
@@ -281,7 +312,7 @@ mod tests {
                 let x = input::<T>(rows, n, (n * rows) as u64);
                 for kind in [Kind::Softmax, Kind::LogSoftmax] {
                     // Outputs starting off a 64-byte boundary: the heads take plain stores.
-                    for offset in 0..3 {
+                    for (offset, stream) in (0..3).flat_map(|o| [(o, true), (o, false)]) {
                         let mut streamed = vec![T::ZERO; rows * n + offset];
                         let mut plain = vec![T::ZERO; rows * n];
                         simd::dispatch(Both {
@@ -290,13 +321,14 @@ mod tests {
                             n,
                             streamed: &mut streamed[offset..],
                             plain: &mut plain,
+                            stream,
                         });
                         let bits =
                             |v: &[T]| v.iter().map(|f| f.to_f64().to_bits()).collect::<Vec<_>>();
                         assert_eq!(
                             bits(&streamed[offset..]),
                             bits(&plain),
-                            "{kind:?} n={n} rows={rows} offset={offset}"
+                            "{kind:?} n={n} rows={rows} offset={offset} stream={stream}"
                         );
                     }
                 }
