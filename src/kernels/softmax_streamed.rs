@@ -3,8 +3,10 @@
 //! ([`super::streams`]), written with non-temporal stores, and log_softmax outputs from
 //! [`PIPELINED_LOG_MIN_BYTES`], written with plain ones.
 //!
-//! The same arithmetic as the three-pass route of [`super::softmax`], in the same order, so the
-//! same bits; only the schedule differs. One loop over a row's vectors does three rows' work:
+//! Formulas, stability and gradients as in [`super::softmax`]: per row with max `m` and
+//! `s = sum_c exp(x_c - m)`, `softmax = exp(x - m) / s` and `log_softmax = (x - m) - ln(s)`. The
+//! same arithmetic as its three-pass route, in the same order, so the same bits; only the
+//! schedule differs. One loop over a row's vectors does three rows' work:
 //! - it reads row `r + 1` for its extent (max and min): the only read from memory;
 //! - it computes row `r`'s exps `exp(x - m)` and their sum (softmax keeps the exps in one of two
 //!   scratch rows);
@@ -142,7 +144,7 @@ fn step_with<T: Real, V: Lanes<T>, const SOFT: bool>(
 ) -> (f64, Extent<T>) {
     let n = x.len();
     // The previous row's output: a head up to its first 64-byte boundary with plain stores, then
-    // one non-temporal vector per vector of this row, then the rest.
+    // one vector (non-temporal when streaming) per vector of this row, then the rest.
     let mut prev = prev.filter(|p| p.out.len() == n && p.src.len() == n);
     if let Some(p) = prev.take_if(|p| p.f.nan) {
         // A NaN row's output is all NaN, whatever its exps.
@@ -160,7 +162,7 @@ fn step_with<T: Real, V: Lanes<T>, const SOFT: bool>(
     found
 }
 
-/// A row's output streamed alongside the next row's exps: the vector at `head + i` for the
+/// A row's output written alongside the next row's exps: the vector at `head + i` for the
 /// next row's vector `i`, while it lies within the row.
 struct Streamed<'a, T, const SOFT: bool> {
     job: Job<'a, T>,
@@ -190,7 +192,7 @@ fn output<T: Real, V: Lanes<T>, const SOFT: bool>(src: V, a: V, b: V) -> V {
 }
 
 /// The last row's output: a head up to the first 64-byte boundary and the tail with plain
-/// stores, the body with non-temporal ones.
+/// stores, the body with non-temporal ones when streaming.
 #[inline(always)]
 #[allow(clippy::needless_pass_by_value)] // consumed: the job is done
 fn write_last<T: Real, V: Lanes<T>>(soft: bool, mut p: Job<'_, T>) {
