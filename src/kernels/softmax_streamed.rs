@@ -19,7 +19,7 @@
 //! compute, and when streaming the memory traffic is that of a copy: one read of `x`, one write
 //! of `out`.
 
-use super::rowops::{exp_sum_ahead, exp_sum_ahead_along, extent, ld, st, Alongside, Extent};
+use super::rowops::{exp_sum_ahead, exp_sum_ahead_along, extent, ld, st, Alongside};
 use super::softmax::Kind;
 use super::Real;
 use crate::simd::math::ln_f64;
@@ -34,216 +34,166 @@ pub const PIPELINED_MAX_ROW_BYTES: usize = 512 * 1024;
 /// output would come from a scratch row, only takes it when streaming.)
 pub const PIPELINED_LOG_MIN_BYTES: usize = 2 * 1024 * 1024;
 
-/// How a row whose sum is known becomes its output: `x - a - b` (log_softmax, from the row of
-/// `x`: `a = m`, `b = ln s`) or `e * a` (softmax, from the row's exps: `a = 1 / s`); all NaN when
-/// the sum is NaN.
-#[derive(Clone, Copy)]
-struct Factors<T> {
-    a: T,
-    b: T,
-    nan: bool,
-}
-
-/// A row's output to write: where to, from what, and how.
-struct Job<'a, T> {
-    out: &'a mut [T],
-    src: &'a [T],
-    f: Factors<T>,
-    /// Non-temporal stores for the body (plain ones otherwise).
-    stream: bool,
-}
-
 /// softmax or log_softmax of the contiguous rows of `x` (length `n` each) into `out`, with
 /// non-temporal stores if `stream`.
 #[inline(always)]
 pub fn rows<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], n: usize, stream: bool) {
+    match kind {
+        Kind::Softmax => rows_of::<T, V, true>(x, out, n, stream),
+        Kind::LogSoftmax => rows_of::<T, V, false>(x, out, n, stream),
+    }
+}
+
+/// [`rows`] of softmax (`SOFT`) or log_softmax.
+#[inline(always)]
+fn rows_of<T: Real, V: Lanes<T>, const SOFT: bool>(x: &[T], out: &mut [T], n: usize, stream: bool) {
     if n == 0 {
         return;
     }
-    let soft = kind == Kind::Softmax;
     let rows = x.len().min(out.len()) / n;
-    let mut scratch = vec![T::ZERO; if soft { 2 * n } else { 0 }];
+    let mut scratch = vec![T::ZERO; if SOFT { 2 * n } else { 0 }];
     let mut ext = extent::<T, V>(x.get(..n).unwrap_or_default());
-    let mut pending: Option<Factors<T>> = None;
+    // The sum and max of the row whose output is still to be written.
+    let mut pending: Option<(f64, T)> = None;
     for r in 0..rows {
         let xr = &x[r * n..(r + 1) * n];
         let next = x.get((r + 1) * n..(r + 2) * n).unwrap_or_default();
-        let (even, odd) = scratch.split_at_mut(if soft { n } else { 0 });
+        let (even, odd) = scratch.split_at_mut(if SOFT { n } else { 0 });
         let (e, old) = if r % 2 == 0 { (even, odd) } else { (odd, even) };
         let prev = match (pending.take(), r.checked_sub(1)) {
-            (Some(f), Some(p)) => out.get_mut(p * n..r * n).map(|o| Job {
-                out: o,
-                src: if soft { &*old } else { &x[p * n..r * n] },
-                f,
-                stream,
+            (Some((s, m)), Some(p)) => out.get_mut(p * n..r * n).and_then(|o| {
+                let src = if SOFT { &*old } else { &x[p * n..r * n] };
+                RowOutput::<T, SOFT>::start::<V>(o, src, s, m, stream)
             }),
             _ => None,
         };
-        let (s, next_ext) = step::<T, V>(soft, xr, ext, next, e, prev);
-        pending = Some(if soft {
-            Factors {
-                a: T::from_f64(1.0 / s),
-                b: T::ZERO,
-                nan: s.is_nan(),
+        let found = match prev {
+            Some(mut along) => {
+                let found = exp_sum_ahead_along::<T, V, _>(xr, ext.max, ext, next, e, &mut along);
+                along.finish::<V>();
+                found
             }
-        } else {
-            Factors {
-                a: ext.max,
-                b: T::from_f64(ln_f64(s)),
-                nan: s.is_nan(),
-            }
-        });
-        ext = next_ext;
+            None => exp_sum_ahead::<T, V>(xr, ext.max, ext, next, e),
+        };
+        pending = Some((found.0, ext.max));
+        ext = found.1;
     }
-    if let (Some(f), Some(last)) = (pending, rows.checked_sub(1)) {
-        let src = if soft {
+    if let (Some((s, m)), Some(last)) = (pending, rows.checked_sub(1)) {
+        let src = if SOFT {
             scratch.get(last % 2 * n..(last % 2 + 1) * n)
         } else {
             x.get(last * n..rows * n)
         };
-        if let (Some(src), Some(out)) = (src, out.get_mut(last * n..rows * n)) {
-            write_last::<T, V>(
-                soft,
-                Job {
-                    out,
-                    src,
-                    f,
-                    stream,
-                },
-            );
+        let started = match (src, out.get_mut(last * n..rows * n)) {
+            (Some(src), Some(o)) => RowOutput::<T, SOFT>::start::<V>(o, src, s, m, stream),
+            _ => None,
+        };
+        if let Some(mut last) = started {
+            let mut i = 0;
+            while last.head + i + V::N <= n {
+                last.at::<V>(i);
+                i += V::N;
+            }
+            last.finish::<V>();
         }
     }
 }
 
-/// One row's pass: its exps (into `e` unless empty) and their sum, the extent of `next`, and
-/// `prev`'s output. Returns the sum and `next`'s extent.
-#[inline(always)]
-fn step<T: Real, V: Lanes<T>>(
-    soft: bool,
-    x: &[T],
-    ext: Extent<T>,
-    next: &[T],
-    e: &mut [T],
-    prev: Option<Job<'_, T>>,
-) -> (f64, Extent<T>) {
-    if soft {
-        step_with::<T, V, true>(x, ext, next, e, prev)
-    } else {
-        step_with::<T, V, false>(x, ext, next, e, prev)
-    }
-}
-
-/// [`step`] with the output's kind chosen.
-#[inline(always)]
-fn step_with<T: Real, V: Lanes<T>, const SOFT: bool>(
-    x: &[T],
-    ext: Extent<T>,
-    next: &[T],
-    e: &mut [T],
-    prev: Option<Job<'_, T>>,
-) -> (f64, Extent<T>) {
-    let n = x.len();
-    // The previous row's output: a head up to its first 64-byte boundary with plain stores, then
-    // one vector (non-temporal when streaming) per vector of this row, then the rest.
-    let mut prev = prev.filter(|p| p.out.len() == n && p.src.len() == n);
-    if let Some(p) = prev.take_if(|p| p.f.nan) {
-        // A NaN row's output is all NaN, whatever its exps.
-        p.out.fill(T::from_f64(f64::NAN));
-    }
-    let Some(mut p) = prev else {
-        return exp_sum_ahead::<T, V>(x, ext.max, ext, next, e);
-    };
-    let head = p.out.as_ptr().align_offset(64).min(n);
-    write_plain::<T, V>(SOFT, &mut p, 0, head);
-    let mut along = Streamed::<T, SOFT> { job: p, head };
-    let found = exp_sum_ahead_along::<T, V, _>(x, ext.max, ext, next, e, &mut along);
-    // Past the last whole streamed vector.
-    write_plain::<T, V>(SOFT, &mut along.job, head + (n - head) / V::N * V::N, n);
-    found
-}
-
-/// A row's output written alongside the next row's exps: the vector at `head + i` for the
-/// next row's vector `i`, while it lies within the row.
-struct Streamed<'a, T, const SOFT: bool> {
-    job: Job<'a, T>,
+/// A row's output, `e (1 / s)` from its exps (softmax, `SOFT`) or `(x - m) - ln(s)` from `x`
+/// (log_softmax), written in three parts: a head up to the first 64-byte boundary of `out`
+/// ([`Self::start`]), whole vectors (non-temporal when streaming) alongside the next row's exps
+/// ([`Alongside::at`]), and the rest ([`Self::finish`]). Heads and tails take plain stores.
+struct RowOutput<'a, T, const SOFT: bool> {
+    out: &'a mut [T],
+    src: &'a [T],
+    /// `1 / s` and 0 (softmax), or `m` and `ln(s)` (log_softmax).
+    a: T,
+    b: T,
+    stream: bool,
     head: usize,
 }
 
-impl<T: Real, const SOFT: bool> Alongside<T> for Streamed<'_, T, SOFT> {
+impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
+    /// The output of the row with sum `s` and max `m` into `out` from `src` (the same length),
+    /// its head written; `None` when there is nothing more to write: a NaN sum makes the whole
+    /// row NaN, written here.
+    #[inline(always)]
+    fn start<V: Lanes<T>>(
+        out: &'a mut [T],
+        src: &'a [T],
+        s: f64,
+        m: T,
+        stream: bool,
+    ) -> Option<Self> {
+        if s.is_nan() {
+            out.fill(T::from_f64(f64::NAN));
+            return None;
+        }
+        let (a, b) = if SOFT {
+            (T::from_f64(1.0 / s), T::ZERO)
+        } else {
+            (m, T::from_f64(ln_f64(s)))
+        };
+        let head = out.as_ptr().align_offset(64).min(out.len());
+        let mut row = RowOutput {
+            out,
+            src,
+            a,
+            b,
+            stream,
+            head,
+        };
+        row.plain::<V>(0, head);
+        Some(row)
+    }
+
+    /// Elements `from..to`, with plain stores.
+    #[inline(always)]
+    fn plain<V: Lanes<T>>(&mut self, from: usize, to: usize) {
+        let to = to.min(self.out.len()).min(self.src.len());
+        let mut j = from;
+        while j < to {
+            let len = V::N.min(to - j);
+            let v = self.value::<V>(ld(self.src, j, len, T::ZERO));
+            st(v, self.out, j, len);
+            j += len;
+        }
+    }
+
+    /// The output lanes of source lanes `src`.
+    #[inline(always)]
+    fn value<V: Lanes<T>>(&self, src: V) -> V {
+        let a = V::splat(self.a);
+        if SOFT {
+            src.mul(a)
+        } else {
+            src.sub(a).sub(V::splat(self.b))
+        }
+    }
+
+    /// What the whole vectors left: the elements past the last one.
+    #[inline(always)]
+    #[allow(clippy::needless_pass_by_value)] // consumed: the row is done
+    fn finish<V: Lanes<T>>(mut self) {
+        let n = self.out.len().min(self.src.len());
+        let done = self.head + n.saturating_sub(self.head) / V::N * V::N;
+        self.plain::<V>(done, n);
+    }
+}
+
+impl<T: Real, const SOFT: bool> Alongside<T> for RowOutput<'_, T, SOFT> {
+    /// The whole vector at `head + i`, if it lies within the row.
     #[inline(always)]
     fn at<V: Lanes<T>>(&mut self, i: usize) {
         let j = self.head + i;
-        let p = &mut self.job;
-        if j + V::N <= p.out.len().min(p.src.len()) {
-            let v = output::<T, V, SOFT>(V::load(&p.src[j..]), V::splat(p.f.a), V::splat(p.f.b));
-            put(v, &mut p.out[j..], p.stream);
+        if j + V::N <= self.out.len().min(self.src.len()) {
+            let v = self.value::<V>(V::load(&self.src[j..])).canon_nan();
+            if self.stream {
+                v.stream(&mut self.out[j..]);
+            } else {
+                v.store(&mut self.out[j..]);
+            }
         }
-    }
-}
-
-/// A row's output value from its source lanes.
-#[inline(always)]
-fn output<T: Real, V: Lanes<T>, const SOFT: bool>(src: V, a: V, b: V) -> V {
-    if SOFT {
-        src.mul(a)
-    } else {
-        src.sub(a).sub(b)
-    }
-}
-
-/// The last row's output: a head up to the first 64-byte boundary and the tail with plain
-/// stores, the body with non-temporal ones when streaming.
-#[inline(always)]
-#[allow(clippy::needless_pass_by_value)] // consumed: the job is done
-fn write_last<T: Real, V: Lanes<T>>(soft: bool, mut p: Job<'_, T>) {
-    if p.f.nan {
-        p.out.fill(T::from_f64(f64::NAN));
-        return;
-    }
-    let n = p.out.len().min(p.src.len());
-    let head = p.out.as_ptr().align_offset(64).min(n);
-    write_plain::<T, V>(soft, &mut p, 0, head);
-    let (a, b) = (V::splat(p.f.a), V::splat(p.f.b));
-    let mut j = head;
-    while j + V::N <= n {
-        let src = V::load(&p.src[j..]);
-        let v = if soft {
-            output::<T, V, true>(src, a, b)
-        } else {
-            output::<T, V, false>(src, a, b)
-        };
-        put(v, &mut p.out[j..], p.stream);
-        j += V::N;
-    }
-    write_plain::<T, V>(soft, &mut p, j, n);
-}
-
-/// Stores `v` (NaNs canonical) at the start of `s`, non-temporally if `stream`.
-#[inline(always)]
-fn put<T: Real, V: Lanes<T>>(v: V, s: &mut [T], stream: bool) {
-    if stream {
-        v.canon_nan().stream(s);
-    } else {
-        v.canon_nan().store(s);
-    }
-}
-
-/// `p`'s output for elements `from..to`, with plain stores (heads and tails); `p` is not NaN.
-#[inline(always)]
-fn write_plain<T: Real, V: Lanes<T>>(soft: bool, p: &mut Job<'_, T>, from: usize, to: usize) {
-    let to = to.min(p.out.len()).min(p.src.len());
-    let (a, b) = (V::splat(p.f.a), V::splat(p.f.b));
-    let mut j = from;
-    while j < to {
-        let len = V::N.min(to - j);
-        let src = ld::<T, V>(p.src, j, len, T::ZERO);
-        let v = if soft {
-            output::<T, V, true>(src, a, b)
-        } else {
-            output::<T, V, false>(src, a, b)
-        };
-        st(v, p.out, j, len);
-        j += len;
     }
 }
 
