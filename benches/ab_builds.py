@@ -1,12 +1,14 @@
 """A/B of two builds of the extension in one process: time ratios new/old, results compared.
 
     python benches/ab_builds.py OLD/_native.abi3.so [--threads 1] [--shapes 512x32000]
-        [--dtypes float32] [--only softmax,cross_entropy]
+        [--dtypes float32] [--only softmax,cross_entropy] [--mask-every 2]
 
 ``softloss._native`` (the importable build) is "new"; the file given is loaded beside it as
 "old" (copy it aside before rebuilding). Each ratio is the median of 5 interleaved best-of-3
 timings. The last column says whether the builds returned the same bits (a change of chunking or
 summation order may move the last bits of a reduced loss; it reports the relative difference).
+``--mask-every K`` sets every K-th logit of each row to -inf (masked logits, as in attention or
+constrained decoding).
 """
 
 import argparse
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--shapes", help="comma-separated, e.g. 512x32000,1000000x10")
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--only", help="comma-separated function names")
+    ap.add_argument("--mask-every", type=int, default=0, help="every K-th logit set to -inf")
     args = ap.parse_args()
     spec = importlib.util.spec_from_file_location("old._native", args.old)
     old = importlib.util.module_from_spec(spec)
@@ -78,6 +81,8 @@ def main():
         for dt in [np.dtype(d).type for d in args.dtypes.split(",")]:
             axis = 1 if len(shape) > 2 else -1
             x = rng.standard_normal(shape).astype(dt)
+            if args.mask_every:
+                np.moveaxis(x, axis, -1)[..., 1 :: args.mask_every] = -np.inf
             t = rng.integers(
                 0, shape[axis], shape[:axis] + shape[axis + 1 :] if axis > 0 else shape[0]
             )

@@ -7,8 +7,12 @@
 //! fused multiply-adds (hardware or libm), matching `vfmadd` / `vfma`.
 //!
 //! # exp
-//! Clamp `x` to `[EXP_LO, EXP_HI]` (far enough outside the finite range that
-//! the result is still 0 / +inf), then `k = round(x·log2 e)` via the
+//! Below `EXP_LO` (where the result is +0) and for NaN, a lane computes `exp(0)`
+//! and takes +0 (NaN: `x` itself) at the end: computing an underflowing result
+//! costs a microcode assist per lane on x86 without flush-to-zero (a row of
+//! masked `-inf` logits ran 10x slower, a partial vector's `-inf` fill cost more
+//! than a short row's arithmetic). Other lanes clamp `x` at `EXP_HI` (where the
+//! result is already +inf), then `k = round(x·log2 e)` via the
 //! `1.5·2^p` shifter trick (`t = fma(x, log2e, S)`, `k = t - S`), reduce
 //! `r = x - k·ln2` with a two-constant (Cody–Waite) `ln2 = HI + LO` using FMA
 //! (the first FMA is exact), so `|r| <= ln2/2 (1 + 2^-20)`. Then
@@ -132,9 +136,8 @@ pub(super) const LG_F64: [f64; 7] = [
 #[inline]
 #[must_use]
 pub fn exp_f32(x: f32) -> f32 {
-    // The vector min/max differ from `clamp` only for NaN, which the final
-    // select overrides.
-    let xc = x.clamp(EXP_LO_F32, EXP_HI_F32); // NaN stays NaN
+    let live = x >= EXP_LO_F32; // false for NaN
+    let xc = if live { x.min(EXP_HI_F32) } else { 0.0 };
     let t = xc.mul_add(LOG2E_F32, SHIFT_F32);
     let nk = SHIFT_F32 - t; // -k, exact
     let r = nk.mul_add(LN2_HI_F32, xc);
@@ -150,10 +153,12 @@ pub fn exp_f32(x: f32) -> f32 {
     let s1 = f32::from_bits(((k1 + 127) as u32) << 23);
     let s2 = f32::from_bits(((k2 + 127) as u32) << 23);
     let y = p * s1 * s2;
-    if x.is_nan() {
+    if live {
+        y
+    } else if x.is_nan() {
         x
     } else {
-        y
+        0.0
     }
 }
 
@@ -161,7 +166,8 @@ pub fn exp_f32(x: f32) -> f32 {
 #[inline]
 #[must_use]
 pub fn exp_f64(x: f64) -> f64 {
-    let xc = x.clamp(EXP_LO_F64, EXP_HI_F64); // NaN stays NaN
+    let live = x >= EXP_LO_F64; // false for NaN
+    let xc = if live { x.min(EXP_HI_F64) } else { 0.0 };
     let t = xc.mul_add(LOG2E_F64, SHIFT_F64);
     let nk = SHIFT_F64 - t;
     let r = nk.mul_add(LN2_HI_F64, xc);
@@ -177,10 +183,12 @@ pub fn exp_f64(x: f64) -> f64 {
     let s1 = f64::from_bits(((k1 + 1023) as u64) << 52);
     let s2 = f64::from_bits(((k2 + 1023) as u64) << 52);
     let y = p * s1 * s2;
-    if x.is_nan() {
+    if live {
+        y
+    } else if x.is_nan() {
         x
     } else {
-        y
+        0.0
     }
 }
 

@@ -14,14 +14,14 @@
 use crate::simd::math as s;
 use std::arch::x86_64::{
     __m256, __m256d, _mm256_add_epi32, _mm256_add_epi64, _mm256_add_pd, _mm256_add_ps,
-    _mm256_and_si256, _mm256_blendv_pd, _mm256_blendv_ps, _mm256_castpd_si256, _mm256_castps_si256,
-    _mm256_castsi256_pd, _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtepi32_ps,
-    _mm256_div_pd, _mm256_div_ps, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_max_pd, _mm256_max_ps,
-    _mm256_min_pd, _mm256_min_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps,
-    _mm256_slli_epi32, _mm256_slli_epi64, _mm256_srai_epi32, _mm256_srli_epi32, _mm256_srli_epi64,
-    _mm256_sub_epi32, _mm256_sub_epi64, _mm256_sub_pd, _mm256_sub_ps, _CMP_EQ_OQ, _CMP_LT_OQ,
-    _CMP_UNORD_Q,
+    _mm256_and_pd, _mm256_and_ps, _mm256_and_si256, _mm256_blendv_pd, _mm256_blendv_ps,
+    _mm256_castpd_si256, _mm256_castps_si256, _mm256_castsi256_pd, _mm256_castsi256_ps,
+    _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtepi32_ps, _mm256_div_pd, _mm256_div_ps,
+    _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_min_pd, _mm256_min_ps, _mm256_mul_pd, _mm256_mul_ps,
+    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_slli_epi64, _mm256_srai_epi32,
+    _mm256_srli_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm256_sub_epi64, _mm256_sub_pd,
+    _mm256_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -33,13 +33,13 @@ use std::arch::x86_64::{
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn exp8<const IN_RANGE: bool>(x: __m256) -> __m256 {
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and are zeroed at the end, so no lane's product underflows.
+    let live = _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(s::EXP_LO_F32));
     let xc = if IN_RANGE {
         x
     } else {
-        _mm256_min_ps(
-            _mm256_max_ps(x, _mm256_set1_ps(s::EXP_LO_F32)),
-            _mm256_set1_ps(s::EXP_HI_F32),
-        )
+        _mm256_and_ps(live, _mm256_min_ps(x, _mm256_set1_ps(s::EXP_HI_F32)))
     };
     let shift = _mm256_set1_ps(s::SHIFT_F32);
     let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(s::LOG2E_F32), shift);
@@ -67,7 +67,7 @@ pub(super) fn exp8<const IN_RANGE: bool>(x: __m256) -> __m256 {
         let k2 = _mm256_sub_epi32(k, k1);
         let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k1, bias)));
         let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k2, bias)));
-        _mm256_mul_ps(_mm256_mul_ps(p, s1), s2)
+        _mm256_and_ps(live, _mm256_mul_ps(_mm256_mul_ps(p, s1), s2))
     };
     _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
 }
@@ -81,13 +81,13 @@ pub(super) fn exp8<const IN_RANGE: bool>(x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and are zeroed at the end, so no lane's product underflows.
+    let live = _mm256_cmp_pd::<_CMP_GE_OQ>(x, _mm256_set1_pd(s::EXP_LO_F64));
     let xc = if IN_RANGE {
         x
     } else {
-        _mm256_min_pd(
-            _mm256_max_pd(x, _mm256_set1_pd(s::EXP_LO_F64)),
-            _mm256_set1_pd(s::EXP_HI_F64),
-        )
+        _mm256_and_pd(live, _mm256_min_pd(x, _mm256_set1_pd(s::EXP_HI_F64)))
     };
     let shift = _mm256_set1_pd(s::SHIFT_F64);
     let t = _mm256_fmadd_pd(xc, _mm256_set1_pd(s::LOG2E_F64), shift);
@@ -119,7 +119,7 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
         let k2 = _mm256_sub_epi64(k, k1);
         let s1 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k1, bias)));
         let s2 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k2, bias)));
-        _mm256_mul_pd(_mm256_mul_pd(p, s1), s2)
+        _mm256_and_pd(live, _mm256_mul_pd(_mm256_mul_pd(p, s1), s2))
     };
     _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x))
 }

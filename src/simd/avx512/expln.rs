@@ -16,10 +16,11 @@ use std::arch::x86_64::{
     _mm512_and_si512, _mm512_castpd_si512, _mm512_castps_si512, _mm512_castsi512_pd,
     _mm512_castsi512_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_cvtepi32_ps, _mm512_div_pd,
     _mm512_div_ps, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_mask_blend_pd, _mm512_mask_blend_ps,
-    _mm512_max_pd, _mm512_max_ps, _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps,
-    _mm512_or_si512, _mm512_scalef_pd, _mm512_scalef_ps, _mm512_set1_epi32, _mm512_set1_epi64,
-    _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_srli_epi32,
-    _mm512_srli_epi64, _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+    _mm512_maskz_mov_pd, _mm512_maskz_mov_ps, _mm512_maskz_scalef_pd, _mm512_maskz_scalef_ps,
+    _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_or_si512, _mm512_set1_epi32,
+    _mm512_set1_epi64, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
+    _mm512_srli_epi32, _mm512_srli_epi64, _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ,
+    _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 16 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -30,13 +31,14 @@ use std::arch::x86_64::{
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
-    let xc = if IN_RANGE {
-        x
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and take +0 from the masked `vscalef` below, which then never underflows.
+    let (xc, live) = if IN_RANGE {
+        (x, 0xffff)
     } else {
-        _mm512_min_ps(
-            _mm512_max_ps(x, _mm512_set1_ps(s::EXP_LO_F32)),
-            _mm512_set1_ps(s::EXP_HI_F32),
-        )
+        let live = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(s::EXP_LO_F32));
+        let xc = _mm512_min_ps(x, _mm512_set1_ps(s::EXP_HI_F32));
+        (_mm512_maskz_mov_ps(live, xc), live)
     };
     let shift = _mm512_set1_ps(s::SHIFT_F32);
     let t = _mm512_fmadd_ps(xc, _mm512_set1_ps(s::LOG2E_F32), shift);
@@ -53,7 +55,7 @@ pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
     let p = _mm512_fmadd_ps(_mm512_fmadd_ps(q, r, one), r, one);
     // `p 2^k` rounded once (`vscalefps`), which is what the portable `p 2^k1 2^k2` computes
     // (its first product is exact), in one instruction, with or without `IN_RANGE`.
-    let y = _mm512_scalef_ps(p, k);
+    let y = _mm512_maskz_scalef_ps(live, p, k);
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
@@ -65,13 +67,14 @@ pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
-    let xc = if IN_RANGE {
-        x
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and take +0 from the masked `vscalef` below, which then never underflows.
+    let (xc, live) = if IN_RANGE {
+        (x, 0xff)
     } else {
-        _mm512_min_pd(
-            _mm512_max_pd(x, _mm512_set1_pd(s::EXP_LO_F64)),
-            _mm512_set1_pd(s::EXP_HI_F64),
-        )
+        let live = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, _mm512_set1_pd(s::EXP_LO_F64));
+        let xc = _mm512_min_pd(x, _mm512_set1_pd(s::EXP_HI_F64));
+        (_mm512_maskz_mov_pd(live, xc), live)
     };
     let shift = _mm512_set1_pd(s::SHIFT_F64);
     let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(s::LOG2E_F64), shift);
@@ -85,7 +88,7 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
     }
     let one = _mm512_set1_pd(1.0);
     let p = _mm512_fmadd_pd(_mm512_fmadd_pd(q, r, one), r, one);
-    let y = _mm512_scalef_pd(p, k);
+    let y = _mm512_maskz_scalef_pd(live, p, k);
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 

@@ -18,10 +18,10 @@
 use crate::simd::math as s;
 use std::arch::aarch64::{
     float32x4_t, float64x2_t, vaddq_f32, vaddq_f64, vaddq_s32, vaddq_s64, vaddq_u32, vaddq_u64,
-    vandq_u32, vandq_u64, vbslq_f32, vbslq_f64, vceqq_f32, vceqq_f64, vcltq_f32, vcltq_f64,
-    vcvtq_f32_u32, vcvtq_f64_u64, vdivq_f32, vdivq_f64, vdupq_n_f32, vdupq_n_f64, vdupq_n_s32,
-    vdupq_n_s64, vdupq_n_u32, vdupq_n_u64, vfmaq_f32, vfmaq_f64, vmaxq_f32, vmaxq_f64, vminq_f32,
-    vminq_f64, vmulq_f32, vmulq_f64, vreinterpretq_f32_s32, vreinterpretq_f32_u32,
+    vandq_u32, vandq_u64, vbslq_f32, vbslq_f64, vceqq_f32, vceqq_f64, vcgeq_f32, vcgeq_f64,
+    vcltq_f32, vcltq_f64, vcvtq_f32_u32, vcvtq_f64_u64, vdivq_f32, vdivq_f64, vdupq_n_f32,
+    vdupq_n_f64, vdupq_n_s32, vdupq_n_s64, vdupq_n_u32, vdupq_n_u64, vfmaq_f32, vfmaq_f64,
+    vminq_f32, vminq_f64, vmulq_f32, vmulq_f64, vreinterpretq_f32_s32, vreinterpretq_f32_u32,
     vreinterpretq_f64_s64, vreinterpretq_f64_u64, vreinterpretq_s32_f32, vreinterpretq_s64_f64,
     vreinterpretq_u32_f32, vreinterpretq_u64_f64, vshlq_n_s32, vshlq_n_s64, vshrq_n_s32,
     vshrq_n_s64, vshrq_n_u32, vshrq_n_u64, vsubq_f32, vsubq_f64, vsubq_s32, vsubq_s64,
@@ -36,13 +36,14 @@ use std::arch::aarch64::{
 #[inline]
 #[target_feature(enable = "neon")]
 pub(super) fn exp4<const IN_RANGE: bool>(x: float32x4_t) -> float32x4_t {
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and are zeroed at the end, so no lane's product underflows.
+    let live = vcgeq_f32(x, vdupq_n_f32(s::EXP_LO_F32));
+    let zero = vdupq_n_f32(0.0);
     let xc = if IN_RANGE {
         x
     } else {
-        vminq_f32(
-            vmaxq_f32(x, vdupq_n_f32(s::EXP_LO_F32)),
-            vdupq_n_f32(s::EXP_HI_F32),
-        )
+        vbslq_f32(live, vminq_f32(x, vdupq_n_f32(s::EXP_HI_F32)), zero)
     };
     let shift = vdupq_n_f32(s::SHIFT_F32);
     let t = vfmaq_f32(shift, xc, vdupq_n_f32(s::LOG2E_F32));
@@ -70,7 +71,7 @@ pub(super) fn exp4<const IN_RANGE: bool>(x: float32x4_t) -> float32x4_t {
         let k2 = vsubq_s32(k, k1);
         let s1 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k1, bias)));
         let s2 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k2, bias)));
-        vmulq_f32(vmulq_f32(p, s1), s2)
+        vbslq_f32(live, vmulq_f32(vmulq_f32(p, s1), s2), zero)
     };
     vbslq_f32(vceqq_f32(x, x), y, x)
 }
@@ -84,13 +85,14 @@ pub(super) fn exp4<const IN_RANGE: bool>(x: float32x4_t) -> float32x4_t {
 #[inline]
 #[target_feature(enable = "neon")]
 pub(super) fn exp2d<const IN_RANGE: bool>(x: float64x2_t) -> float64x2_t {
+    // `live`: the lanes `math::exp_*` computes (x >= EXP_LO); the others (NaN included) run
+    // exp(0) and are zeroed at the end, so no lane's product underflows.
+    let live = vcgeq_f64(x, vdupq_n_f64(s::EXP_LO_F64));
+    let zero = vdupq_n_f64(0.0);
     let xc = if IN_RANGE {
         x
     } else {
-        vminq_f64(
-            vmaxq_f64(x, vdupq_n_f64(s::EXP_LO_F64)),
-            vdupq_n_f64(s::EXP_HI_F64),
-        )
+        vbslq_f64(live, vminq_f64(x, vdupq_n_f64(s::EXP_HI_F64)), zero)
     };
     let shift = vdupq_n_f64(s::SHIFT_F64);
     let t = vfmaq_f64(shift, xc, vdupq_n_f64(s::LOG2E_F64));
@@ -118,7 +120,7 @@ pub(super) fn exp2d<const IN_RANGE: bool>(x: float64x2_t) -> float64x2_t {
         let k2 = vsubq_s64(k, k1);
         let s1 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k1, bias)));
         let s2 = vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k2, bias)));
-        vmulq_f64(vmulq_f64(p, s1), s2)
+        vbslq_f64(live, vmulq_f64(vmulq_f64(p, s1), s2), zero)
     };
     vbslq_f64(vceqq_f64(x, x), y, x)
 }
