@@ -1,14 +1,14 @@
 """A/B of two builds of the extension in one process: time ratios new/old, results compared.
 
     python benches/ab_builds.py OLD/_native.abi3.so [--threads 1] [--shapes 512x32000]
-        [--dtypes float32] [--only softmax,cross_entropy] [--mask-every 2]
+        [--dtypes float32] [--only softmax,cross_entropy] [--mask-every 2] [--hard-labels]
 
 ``softloss._native`` (the importable build) is "new"; the file given is loaded beside it as
 "old" (copy it aside before rebuilding). Each ratio is the median of 5 interleaved best-of-3
 timings. The last column says whether the builds returned the same bits (a change of chunking or
 summation order may move the last bits of a reduced loss; it reports the relative difference).
 ``--mask-every K`` sets every K-th logit of each row to -inf (masked logits, as in attention or
-constrained decoding).
+constrained decoding); ``--hard-labels`` makes the targets of ``binary_cross_entropy`` 0 or 1.
 """
 
 import argparse
@@ -24,8 +24,9 @@ SHAPES = [(100_000, 10), (1_000_000, 10), (512, 32000), (2048, 50257)]
 SEGMENTATION = (8, 21, 256, 256)  # "8x21x256x256" on the command line: class axis 1
 
 
-def calls(x, t, y, u, axis, outs):
-    """Each function's call on a module; `outs[m]` is module m's own `out=` array."""
+def calls(x, t, y, u, by, axis, outs):
+    """Each function's call on a module; `outs[m]` is module m's own `out=` array; `by` holds the
+    targets of the BCE rows (probabilities `u` against `by`)."""
     logy = np.log(y)
     return {
         "softmax": lambda m: m.softmax(x, axis),
@@ -41,10 +42,10 @@ def calls(x, t, y, u, axis, outs):
         "cross_entropy_with_grad": lambda m: m.cross_entropy_with_grad(
             x, t, None, -100, "mean", 0.0, axis
         )[1],
-        "binary_cross_entropy": lambda m: m.binary_cross_entropy(u, y, None, "mean"),
-        "binary_cross_entropy(none)": lambda m: m.binary_cross_entropy(u, y, None, "none"),
+        "binary_cross_entropy": lambda m: m.binary_cross_entropy(u, by, None, "mean"),
+        "binary_cross_entropy(none)": lambda m: m.binary_cross_entropy(u, by, None, "none"),
         "binary_cross_entropy_with_grad": lambda m: m.binary_cross_entropy_with_grad(
-            u, y, None, "mean"
+            u, by, None, "mean"
         )[1],
         # Logits x against probability targets u.
         "bce_with_logits": lambda m: m.binary_cross_entropy_with_logits(x, u, None, None, "mean"),
@@ -65,6 +66,7 @@ def main():
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--only", help="comma-separated function names")
     ap.add_argument("--mask-every", type=int, default=0, help="every K-th logit set to -inf")
+    ap.add_argument("--hard-labels", action="store_true", help="BCE targets 0 or 1")
     args = ap.parse_args()
     spec = importlib.util.spec_from_file_location("old._native", args.old)
     old = importlib.util.module_from_spec(spec)
@@ -88,8 +90,9 @@ def main():
             )
             y = sl.softmax(rng.standard_normal(shape).astype(dt), axis=axis)
             u = rng.uniform(0, 1, shape).astype(dt)
+            by = (u > 0.5).astype(dt) if args.hard_labels else y  # BCE targets
             outs = {new: np.empty_like(x), old: np.empty_like(x)}
-            for name, call in calls(x, t, y, u, axis, outs).items():
+            for name, call in calls(x, t, y, u, by, axis, outs).items():
                 if only is not None and name not in only:
                     continue
                 a, b = np.asarray(call(new)), np.asarray(call(old))

@@ -133,8 +133,13 @@ SCRIPT = textwrap.dedent(
                 add(loss); add(grad)
         xb = rng.uniform(0, 1, 100_003).astype(dtype)
         yb = rng.uniform(0, 1, 100_003).astype(dtype)
+        xb[::101] = 0.0
+        xb[1::101] = 1.0
+        yh = (yb > 0.5).astype(dtype)  # hard labels: one log per lane
+        yh[::37] = 0.25  # a soft label in some vectors: two logs there
         for r in ("none", "mean"):
             add(sl.binary_cross_entropy_with_grad(xb, yb, reduction=r)[0])
+            add(sl.binary_cross_entropy(xb, yh, reduction=r))
             add(sl.binary_cross_entropy_with_logits_with_grad(xb * 20 - 10, yb, reduction=r)[1])
     print(json.dumps({"simd": sl.config()["simd"], "digest": digest.hexdigest()}))
     """

@@ -8,11 +8,14 @@
 //! culprit for the message. The functions below return the sum only, for callers that checked.
 //! mean divides the sum by the element count (weights are not normalised).
 //!
+//! A vector of hard labels (every `y` 0 or 1, as in most binary classification) takes one log
+//! per lane, of `x` or of `1 - x` as `y` selects, with the same bits as the two-log form.
+//!
 //! Gradient (PyTorch's, not the derivative of the clamped forward):
 //! `gx = s w (x - y) / max(x (1 - x), 1e-12)`, the floor being `1e-12` rounded to f32 for both
 //! dtypes; `s` is `go_i`, `go`, or `go / n` for mean.
 
-use super::pointwise::{self, ln_1p, Inputs, PointLoss, Step, Want};
+use super::pointwise::{self, ln_1p, ln_1p_parts, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -39,12 +42,27 @@ impl PointLoss for Bce {
     fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
         let floor = V::splat(T::LOG_FLOOR);
         let one = V::splat(T::ONE);
+        let zero = V::splat(T::ZERO);
+        if s.y.all_zero_or_one() {
+            // Hard labels: one log per lane, of `x` where `y = 1` and of `1 - x` (with
+            // `ln_1p`'s correction) where `y = 0`, in one vector. The same bits as the two-log
+            // form below: there the other log's product is a signed zero, which leaves the sum
+            // unchanged since neither clamped log is -0 (ln 1 = +0).
+            let (a, correction) = ln_1p_parts::<T, V>(zero.sub(s.x));
+            let hot = s.y.sub(one); // 0 where y = 1, -1 where y = 0
+            let log = hot
+                .select_nonneg(s.x, a)
+                .ln_finite()
+                .add(hot.select_nonneg(zero, correction))
+                .max(floor);
+            return zero.sub(s.w.mul(log));
+        }
         // `ln_finite`: a lane outside [0, 1] fails the pass's range check, which discards it.
         let log_x = s.x.ln_finite().max(floor);
-        let log_1mx = ln_1p::<T, V, true>(V::splat(T::ZERO).sub(s.x)).max(floor);
+        let log_1mx = ln_1p::<T, V, true>(zero.sub(s.x)).max(floor);
         let pos = s.y.mul(log_x);
         let neg = one.sub(s.y).mul(log_1mx);
-        V::splat(T::ZERO).sub(s.w.mul(pos.add(neg)))
+        zero.sub(s.w.mul(pos.add(neg)))
     }
 
     #[inline(always)]
@@ -160,6 +178,62 @@ mod tests {
         );
         assert_eq!(g[0], -1.0 / f64::from(1e-12f32));
         assert!((g[1] - 0.25 / (0.25 * 0.75)).abs() < 1e-15);
+    }
+
+    /// Hard-label vectors (one log per lane) give the bits of the two-log form, which a vector
+    /// takes as soon as one of its labels is soft: lane 0 of every 16 is soft in `mixed`.
+    #[test]
+    fn hard_labels_give_the_two_log_bits() {
+        fn check<T: Real + From<f32>>(specials: &[T]) {
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            let mut next = || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let n = 16 * 64;
+            let x: Vec<T> = (0..n)
+                .map(|i| match next() % 4 {
+                    0 => specials[i % specials.len()],
+                    _ => T::from((next() >> 40) as f32 / (1u64 << 24) as f32),
+                })
+                .collect();
+            let w: Vec<T> = (0..n).map(|i| T::from((i % 7) as f32 / 3.0)).collect();
+            let hard: Vec<T> = (0..n).map(|_| T::from((next() % 2) as f32)).collect();
+            let mut mixed = hard.clone();
+            for v in mixed.iter_mut().step_by(16) {
+                *v = T::from(0.25);
+            }
+            let (mut lh, mut lm) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+            forward(&x, &hard, Some(&w), &mut lh);
+            forward(&x, &mixed, Some(&w), &mut lm);
+            for i in (0..n).filter(|i| i % 16 != 0) {
+                assert_eq!(
+                    lh[i].to_f64().to_bits(),
+                    lm[i].to_f64().to_bits(),
+                    "x {:e} y {:?}",
+                    x[i].to_f64(),
+                    hard[i].to_f64()
+                );
+            }
+        }
+        let s32 = [
+            0.0,
+            1.0,
+            f32::from_bits(1),
+            1.0 - f32::EPSILON / 2.0,
+            0.5,
+            1e-30,
+            1e-45,
+        ];
+        check::<f32>(&s32);
+        let s64: Vec<f64> = s32
+            .iter()
+            .map(|&v| f64::from(v))
+            .chain([f64::from_bits(1), 1.0 - f64::EPSILON / 2.0])
+            .collect();
+        check::<f64>(&s64);
     }
 
     #[test]

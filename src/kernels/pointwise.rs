@@ -217,9 +217,15 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
 /// `1 + u` is finite, and where `u` is NaN the correction is NaN, which the sum keeps.
 #[inline(always)]
 pub fn ln_1p<T: Real, V: Lanes<T>, const FINITE: bool>(u: V) -> V {
-    let one = V::splat(T::ONE);
-    let a = one.add(u);
-    let correction = u.sub(a.sub(one)).div(a).zero_where_zero(a);
+    let (a, correction) = ln_1p_parts::<T, V>(u);
     let ln_a = if FINITE { a.ln_finite() } else { a.ln() };
     ln_a.add(correction)
+}
+
+/// [`ln_1p`]'s `1 + u` and its correction: `ln_1p(u)` is `ln(1 + u) + correction`.
+#[inline(always)]
+pub fn ln_1p_parts<T: Real, V: Lanes<T>>(u: V) -> (V, V) {
+    let one = V::splat(T::ONE);
+    let a = one.add(u);
+    (a, u.sub(a.sub(one)).div(a).zero_where_zero(a))
 }

@@ -21,20 +21,20 @@ use super::lanes::{Isa, Lanes};
 use super::Path;
 use expln::{exp4d, exp8, ln4d, ln8};
 use std::arch::x86_64::{
-    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_andnot_pd, _mm256_andnot_ps,
-    _mm256_blendv_pd, _mm256_blendv_ps, _mm256_castpd256_pd128, _mm256_castps256_ps128,
-    _mm256_castsi256_pd, _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cmpgt_epi32,
-    _mm256_cmpgt_epi64, _mm256_cvtps_pd, _mm256_div_pd, _mm256_div_ps, _mm256_extractf128_pd,
-    _mm256_extractf128_ps, _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd, _mm256_maskstore_ps,
-    _mm256_max_pd, _mm256_max_ps, _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd,
-    _mm256_movemask_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_or_pd, _mm256_or_ps,
-    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setr_epi32,
-    _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
-    _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
-    _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_prefetch,
-    _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
-    _MM_HINT_T0,
+    __m256, __m256d, __m256i, _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps,
+    _mm256_andnot_pd, _mm256_andnot_ps, _mm256_blendv_pd, _mm256_blendv_ps, _mm256_castpd256_pd128,
+    _mm256_castps256_ps128, _mm256_castsi256_pd, _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps,
+    _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_cvtps_pd, _mm256_div_pd, _mm256_div_ps,
+    _mm256_extractf128_pd, _mm256_extractf128_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_loadu_pd, _mm256_loadu_ps, _mm256_maskload_pd, _mm256_maskload_ps, _mm256_maskstore_pd,
+    _mm256_maskstore_ps, _mm256_max_pd, _mm256_max_ps, _mm256_min_pd, _mm256_min_ps,
+    _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_or_pd,
+    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps,
+    _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps,
+    _mm_cvtsd_f64, _mm_cvtss_f32, _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps,
+    _mm_movehl_ps, _mm_prefetch, _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ,
+    _CMP_NLE_UQ, _CMP_UNORD_Q, _MM_HINT_T0,
 };
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
@@ -376,6 +376,21 @@ impl Lanes<f32> for F32x16 {
             _mm256_movemask_ps(_mm256_or_ps(below, above)) != 0
         }
     }
+    #[inline(always)]
+    fn all_zero_or_one(self) -> bool {
+        // SAFETY: AVX is available (module docs).
+        unsafe {
+            let (z, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+            let binary = |r| {
+                _mm256_or_ps(
+                    _mm256_cmp_ps::<_CMP_EQ_OQ>(r, z),
+                    _mm256_cmp_ps::<_CMP_EQ_OQ>(r, one),
+                )
+            };
+            let [r0, r1] = self.0;
+            _mm256_movemask_ps(_mm256_and_ps(binary(r0), binary(r1))) == 0xff
+        }
+    }
 }
 
 impl Lanes<f64> for F64x8 {
@@ -514,6 +529,21 @@ impl Lanes<f64> for F64x8 {
                 _mm256_cmp_pd::<_CMP_NLE_UQ>(r1, one),
             );
             _mm256_movemask_pd(_mm256_or_pd(below, above)) != 0
+        }
+    }
+    #[inline(always)]
+    fn all_zero_or_one(self) -> bool {
+        // SAFETY: AVX is available (module docs).
+        unsafe {
+            let (z, one) = (_mm256_setzero_pd(), _mm256_set1_pd(1.0));
+            let binary = |r| {
+                _mm256_or_pd(
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(r, z),
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(r, one),
+                )
+            };
+            let [r0, r1] = self.0;
+            _mm256_movemask_pd(_mm256_and_pd(binary(r0), binary(r1))) == 0xf
         }
     }
 }

@@ -219,6 +219,15 @@ macro_rules! lanewise {
                 (below | above) != 0
             }
         }
+        #[inline(always)]
+        fn all_zero_or_one(self) -> bool {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe {
+                let zero = $cmp::<_CMP_EQ_OQ>(self.0, $zero());
+                let one = $cmp::<_CMP_EQ_OQ>(self.0, $set1(1.0));
+                u32::from(zero | one) == (1u32 << $n) - 1
+            }
+        }
     };
 }
 

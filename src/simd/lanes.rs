@@ -135,6 +135,8 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     fn add_to(self, acc: &mut [f64; 16]);
     /// True when some lane is outside `[0, 1]` or NaN.
     fn any_outside_unit(self) -> bool;
+    /// True when every lane is 0 (of either sign) or 1: hard binary labels.
+    fn all_zero_or_one(self) -> bool;
 }
 
 /// An instruction set the kernels can run on; a value proves the CPU supports it.

@@ -28,10 +28,10 @@ use std::arch::aarch64::{
     vbslq_f32, vbslq_f64, vceqq_f32, vceqq_f64, vcgeq_f32, vcgeq_f64, vcgtq_f32, vcgtq_f64,
     vcleq_f32, vcleq_f64, vcltq_f32, vcltq_f64, vcvt_f64_f32, vcvt_high_f64_f32, vdivq_f32,
     vdivq_f64, vdupq_n_f32, vdupq_n_f64, vdupq_n_u32, vdupq_n_u64, vextq_f32, vfmaq_f32, vfmaq_f64,
-    vget_low_f32, vgetq_lane_f32, vgetq_lane_f64, vld1q_f32, vld1q_f64, vmaxvq_u32, vmulq_f32,
-    vmulq_f64, vmvnq_u32, vorrq_u32, vreinterpretq_f32_u32, vreinterpretq_f64_u64,
-    vreinterpretq_u32_f32, vreinterpretq_u32_u64, vreinterpretq_u64_f64, vst1q_f32, vst1q_f64,
-    vsubq_f32, vsubq_f64,
+    vget_low_f32, vgetq_lane_f32, vgetq_lane_f64, vld1q_f32, vld1q_f64, vmaxvq_u32, vminvq_u32,
+    vmulq_f32, vmulq_f64, vmvnq_u32, vorrq_u32, vorrq_u64, vreinterpretq_f32_u32,
+    vreinterpretq_f64_u64, vreinterpretq_u32_f32, vreinterpretq_u32_u64, vreinterpretq_u64_f64,
+    vst1q_f32, vst1q_f64, vsubq_f32, vsubq_f64,
 };
 
 /// The NEON instruction set (baseline on aarch64; zero-sized, made by `dispatch_on`).
@@ -131,13 +131,35 @@ fn outside_f64(v: float64x2_t) -> uint32x4_t {
         vmvnq_u32(vreinterpretq_u32_u64(inside))
     }
 }
+/// All-ones lanes where `v` is 0 (of either sign) or 1.
+#[inline(always)]
+fn binary_f32(v: float32x4_t) -> uint32x4_t {
+    // SAFETY: NEON (module docs).
+    unsafe {
+        vorrq_u32(
+            vceqq_f32(v, vdupq_n_f32(0.0)),
+            vceqq_f32(v, vdupq_n_f32(1.0)),
+        )
+    }
+}
+/// As [`binary_f32`], for f64 lanes (reinterpreted as u32 for the AND reduction).
+#[inline(always)]
+fn binary_f64(v: float64x2_t) -> uint32x4_t {
+    // SAFETY: NEON (module docs).
+    unsafe {
+        vreinterpretq_u32_u64(vorrq_u64(
+            vceqq_f64(v, vdupq_n_f64(0.0)),
+            vceqq_f64(v, vdupq_n_f64(1.0)),
+        ))
+    }
+}
 
 /// Implements the methods shared by both element types: the named operation applied to each of
 /// the four registers (`$w` lanes each).
 macro_rules! lanewise {
     ($t:ty, $v:ident, $n:literal, $w:literal, $add:ident, $sub:ident, $mul:ident, $div:ident,
      $fma:ident, $max:ident, $min:ident, $abs:ident, $bsl:ident, $cge:ident, $ceq:ident,
-     $dup:ident, $ld:ident, $st:ident, $outside:ident, $exp:ident, $ln:ident) => {
+     $dup:ident, $ld:ident, $st:ident, $outside:ident, $binary:ident, $exp:ident, $ln:ident) => {
         const N: usize = $n;
 
         #[inline(always)]
@@ -264,6 +286,12 @@ macro_rules! lanewise {
             // SAFETY: NEON (module docs).
             unsafe { vmaxvq_u32(vorrq_u32(vorrq_u32(a, b), vorrq_u32(c, d))) != 0 }
         }
+        #[inline(always)]
+        fn all_zero_or_one(self) -> bool {
+            let [a, b, c, d] = self.0.map($binary);
+            // SAFETY: NEON (module docs).
+            unsafe { vminvq_u32(vandq_u32(vandq_u32(a, b), vandq_u32(c, d))) != 0 }
+        }
     };
 }
 
@@ -288,6 +316,7 @@ impl Lanes<f32> for F32x16 {
         vld1q_f32,
         vst1q_f32,
         outside_f32,
+        binary_f32,
         exp4,
         ln4
     );
@@ -345,6 +374,7 @@ impl Lanes<f64> for F64x8 {
         vld1q_f64,
         vst1q_f64,
         outside_f64,
+        binary_f64,
         exp2d,
         ln2d
     );

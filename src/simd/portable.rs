@@ -151,6 +151,12 @@ macro_rules! impl_lanes {
                     .iter()
                     .fold(false, |bad, &v| bad | !((0.0..=1.0).contains(&v)))
             }
+            #[inline(always)]
+            fn all_zero_or_one(self) -> bool {
+                self.0
+                    .iter()
+                    .fold(true, |all, &v| all & (v == 0.0 || v == 1.0))
+            }
         }
     };
 }

@@ -18,7 +18,7 @@ use super::{dispatch_on, resolve, supported, Isa, Kernel, Lanes, Path};
 /// Random vector sets per path (reduced in debug builds).
 const ROUNDS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
 /// Arrays per element type handed to the kernel (each holds `N + 1` values).
-const ARRAYS: usize = 6;
+const ARRAYS: usize = 7;
 
 /// An element type: bit conversions and generators.
 trait Elem: Copy + PartialEq + std::fmt::Debug + 'static {
@@ -140,13 +140,14 @@ impl Out {
 }
 
 /// Calls every `Lanes` method on vectors from `x` (`ARRAYS` arrays of `N + 1` values; `x[5]`
-/// holds values in `[0, 1]` with at most one lane outside, for `any_outside_unit`).
+/// holds values in `[0, 1]` with at most one lane outside, for `any_outside_unit`, and `x[6]`
+/// zeros and ones with at most one other lane, for `all_zero_or_one`).
 #[inline(always)]
 fn all_methods<T: Elem, V: Lanes<T>>(x: &[Vec<T>], acc0: &[f64; 16], out: &mut Out) {
     const SENTINEL: u64 = 0x5a5a_5a5a_5a5a_5a5a;
     let n = V::N;
     let (a, b, c) = (V::load(&x[0]), V::load(&x[1]), V::load(&x[2]));
-    let (coef, unit) = (V::load(&x[3]), V::load(&x[5]));
+    let (coef, unit, labels) = (V::load(&x[3]), V::load(&x[5]), V::load(&x[6]));
     out.lanes("splat", V::splat(x[4][0]), false);
     out.lanes("load", a, false);
     for k in 0..=n + 1 {
@@ -198,10 +199,12 @@ fn all_methods<T: Elem, V: Lanes<T>>(x: &[Vec<T>], acc0: &[f64; 16], out: &mut O
     out.lanes("ln", a.ln(), false);
     out.lanes("exp mid", c.exp(), false);
     out.lanes("ln abs", c.abs().ln(), false);
-    for (name, v) in [("a", a), ("coef", coef), ("unit", unit)] {
+    for (name, v) in [("a", a), ("coef", coef), ("unit", unit), ("labels", labels)] {
         out.push(format!("reduce_max {name}"), &[v.reduce_max()], false);
         let flag = T::from_f64(f64::from(u8::from(v.any_outside_unit())));
         out.push(format!("any_outside_unit {name}"), &[flag], false);
+        let flag = T::from_f64(f64::from(u8::from(v.all_zero_or_one())));
+        out.push(format!("all_zero_or_one {name}"), &[flag], false);
     }
     let mut acc = *acc0;
     a.add_to(&mut acc);
@@ -228,7 +231,7 @@ impl Kernel for AllMethods<'_> {
 }
 
 /// `ARRAYS` arrays of `n + 1` values: random, random, mid-range, coefficients (30% ±0),
-/// random, unit-interval (one lane perturbed in half the rounds).
+/// random, unit-interval and binary labels (each with one lane perturbed in half the rounds).
 fn inputs<T: Elem>(rng: &mut Rng, n: usize) -> Vec<Vec<T>> {
     let mut x: Vec<Vec<T>> = (0..ARRAYS)
         .map(|_| (0..=n).map(|_| T::random(rng)).collect())
@@ -252,8 +255,14 @@ fn inputs<T: Elem>(rng: &mut Rng, n: usize) -> Vec<Vec<T>> {
             _ => T::from_f64(rng.unit()),
         })
         .collect();
-    if rng.next().is_multiple_of(2) {
-        x[5][(rng.next() % n as u64) as usize] = T::random(rng);
+    let labels = [0.0, -0.0, 1.0];
+    x[6] = (0..=n)
+        .map(|_| T::from_f64(labels[(rng.next() % 3) as usize]))
+        .collect();
+    for k in [5, 6] {
+        if rng.next().is_multiple_of(2) {
+            x[k][(rng.next() % n as u64) as usize] = T::random(rng);
+        }
     }
     x
 }
