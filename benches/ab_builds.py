@@ -1,14 +1,17 @@
 """A/B of two builds of the extension in one process: time ratios new/old, results compared.
 
     python benches/ab_builds.py OLD/_native.abi3.so [--threads 1] [--shapes 512x32000]
-        [--dtypes float32] [--only softmax,cross_entropy] [--mask-every 2] [--hard-labels]
+        [--dtypes float32] [--only softmax,cross_entropy] [--mask-every 2 [--mask-value -95]]
+        [--hard-labels]
 
 ``softloss._native`` (the importable build) is "new"; the file given is loaded beside it as
 "old" (copy it aside before rebuilding). Each ratio is the median of 5 interleaved best-of-3
 timings. The last column says whether the builds returned the same bits (a change of chunking or
 summation order may move the last bits of a reduced loss; it reports the relative difference).
 ``--mask-every K`` sets every K-th logit of each row to -inf (masked logits, as in attention or
-constrained decoding); ``--hard-labels`` makes the targets of ``binary_cross_entropy`` 0 or 1.
+constrained decoding), or to ``--mask-value V`` (-95 in float32 or -720 in float64 puts their
+exps in the subnormal range); ``--hard-labels`` makes the targets of ``binary_cross_entropy`` 0
+or 1.
 """
 
 import argparse
@@ -66,6 +69,7 @@ def main():
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--only", help="comma-separated function names")
     ap.add_argument("--mask-every", type=int, default=0, help="every K-th logit set to -inf")
+    ap.add_argument("--mask-value", type=float, default=-np.inf, help="instead of -inf")
     ap.add_argument("--hard-labels", action="store_true", help="BCE targets 0 or 1")
     args = ap.parse_args()
     spec = importlib.util.spec_from_file_location("old._native", args.old)
@@ -84,7 +88,7 @@ def main():
             axis = 1 if len(shape) > 2 else -1
             x = rng.standard_normal(shape).astype(dt)
             if args.mask_every:
-                np.moveaxis(x, axis, -1)[..., 1 :: args.mask_every] = -np.inf
+                np.moveaxis(x, axis, -1)[..., 1 :: args.mask_every] = args.mask_value
             t = rng.integers(
                 0, shape[axis], shape[:axis] + shape[axis + 1 :] if axis > 0 else shape[0]
             )

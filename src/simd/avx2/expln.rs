@@ -14,14 +14,15 @@
 use crate::simd::math as s;
 use std::arch::x86_64::{
     __m256, __m256d, _mm256_add_epi32, _mm256_add_epi64, _mm256_add_pd, _mm256_add_ps,
-    _mm256_and_pd, _mm256_and_ps, _mm256_and_si256, _mm256_blendv_pd, _mm256_blendv_ps,
-    _mm256_castpd_si256, _mm256_castps_si256, _mm256_castsi256_pd, _mm256_castsi256_ps,
-    _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtepi32_ps, _mm256_div_pd, _mm256_div_ps,
-    _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_min_pd, _mm256_min_ps, _mm256_mul_pd, _mm256_mul_ps,
-    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_slli_epi64, _mm256_srai_epi32,
-    _mm256_srli_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm256_sub_epi64, _mm256_sub_pd,
-    _mm256_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+    _mm256_and_pd, _mm256_and_ps, _mm256_and_si256, _mm256_andnot_si256, _mm256_blendv_pd,
+    _mm256_blendv_ps, _mm256_castpd_si256, _mm256_castps_si256, _mm256_castsi256_pd,
+    _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64,
+    _mm256_cvtepi32_ps, _mm256_div_pd, _mm256_div_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
+    _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd,
+    _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd,
+    _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_slli_epi64,
+    _mm256_srai_epi32, _mm256_srli_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm256_sub_epi64,
+    _mm256_sub_pd, _mm256_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -63,11 +64,40 @@ pub(super) fn exp8<const IN_RANGE: bool>(x: __m256) -> __m256 {
             _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k, bias))),
         )
     } else {
-        let k1 = _mm256_srai_epi32::<1>(k);
-        let k2 = _mm256_sub_epi32(k, k1);
+        // Results below 2^-126 by integer rounding, not by the product, which would round into
+        // the subnormal range (see `math`): candidates k <= -126 (0 in dead lanes), of which
+        // those with `p 2^(k + 149)` (exact) below 2^23 scale by 2^0 here and are replaced.
+        let cand = _mm256_cmpgt_epi32(_mm256_set1_epi32(-125), k);
+        let any = _mm256_movemask_ps(_mm256_castsi256_ps(cand)) != 0;
+        let two23 = _mm256_set1_ps(8_388_608.0);
+        let (kn, sub, m) = if any {
+            let up = _mm256_and_si256(cand, _mm256_add_epi32(k, _mm256_set1_epi32(149)));
+            let m = _mm256_mul_ps(
+                p,
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(up, bias))),
+            );
+            let sub = _mm256_and_ps(
+                _mm256_castsi256_ps(cand),
+                _mm256_cmp_ps::<_CMP_LT_OQ>(m, two23),
+            );
+            (_mm256_andnot_si256(_mm256_castps_si256(sub), k), sub, m)
+        } else {
+            (k, _mm256_setzero_ps(), p)
+        };
+        let k1 = _mm256_srai_epi32::<1>(kn);
+        let k2 = _mm256_sub_epi32(kn, k1);
         let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k1, bias)));
         let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(k2, bias)));
-        _mm256_and_ps(live, _mm256_mul_ps(_mm256_mul_ps(p, s1), s2))
+        let y = _mm256_and_ps(live, _mm256_mul_ps(_mm256_mul_ps(p, s1), s2));
+        if any {
+            let n = _mm256_sub_epi32(
+                _mm256_castps_si256(_mm256_add_ps(m, two23)),
+                _mm256_castps_si256(two23),
+            );
+            _mm256_blendv_ps(y, _mm256_castsi256_ps(n), sub)
+        } else {
+            y
+        }
     };
     _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
 }
@@ -111,15 +141,42 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
             _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k, bias))),
         )
     } else {
-        // k >= -1076, so k + 2048 > 0 and a logical shift gives floor(k/2) + 1024.
+        // Results below 2^-1022 by integer rounding, as in `exp8`.
+        let cand = _mm256_cmpgt_epi64(_mm256_set1_epi64x(-1021), k);
+        let any = _mm256_movemask_pd(_mm256_castsi256_pd(cand)) != 0;
+        let two52 = _mm256_set1_pd(4_503_599_627_370_496.0);
+        let (kn, sub, m) = if any {
+            let up = _mm256_and_si256(cand, _mm256_add_epi64(k, _mm256_set1_epi64x(1074)));
+            let m = _mm256_mul_pd(
+                p,
+                _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(up, bias))),
+            );
+            let sub = _mm256_and_pd(
+                _mm256_castsi256_pd(cand),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(m, two52),
+            );
+            (_mm256_andnot_si256(_mm256_castpd_si256(sub), k), sub, m)
+        } else {
+            (k, _mm256_setzero_pd(), p)
+        };
+        // kn >= -1076, so kn + 2048 > 0 and a logical shift gives floor(kn/2) + 1024.
         let k1 = _mm256_sub_epi64(
-            _mm256_srli_epi64::<1>(_mm256_add_epi64(k, _mm256_set1_epi64x(2048))),
+            _mm256_srli_epi64::<1>(_mm256_add_epi64(kn, _mm256_set1_epi64x(2048))),
             _mm256_set1_epi64x(1024),
         );
-        let k2 = _mm256_sub_epi64(k, k1);
+        let k2 = _mm256_sub_epi64(kn, k1);
         let s1 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k1, bias)));
         let s2 = _mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_add_epi64(k2, bias)));
-        _mm256_and_pd(live, _mm256_mul_pd(_mm256_mul_pd(p, s1), s2))
+        let y = _mm256_and_pd(live, _mm256_mul_pd(_mm256_mul_pd(p, s1), s2));
+        if any {
+            let n = _mm256_sub_epi64(
+                _mm256_castpd_si256(_mm256_add_pd(m, two52)),
+                _mm256_castpd_si256(two52),
+            );
+            _mm256_blendv_pd(y, _mm256_castsi256_pd(n), sub)
+        } else {
+            y
+        }
     };
     _mm256_blendv_pd(y, x, _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x))
 }

@@ -16,11 +16,12 @@ use std::arch::x86_64::{
     _mm512_and_si512, _mm512_castpd_si512, _mm512_castps_si512, _mm512_castsi512_pd,
     _mm512_castsi512_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_cvtepi32_ps, _mm512_div_pd,
     _mm512_div_ps, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_mask_blend_pd, _mm512_mask_blend_ps,
+    _mm512_mask_cmp_pd_mask, _mm512_mask_cmp_ps_mask, _mm512_mask_mov_pd, _mm512_mask_mov_ps,
     _mm512_maskz_mov_pd, _mm512_maskz_mov_ps, _mm512_maskz_scalef_pd, _mm512_maskz_scalef_ps,
     _mm512_min_pd, _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_or_si512, _mm512_set1_epi32,
     _mm512_set1_epi64, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
-    _mm512_srli_epi32, _mm512_srli_epi64, _mm512_sub_pd, _mm512_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ,
-    _CMP_LT_OQ, _CMP_UNORD_Q,
+    _mm512_srli_epi32, _mm512_srli_epi64, _mm512_sub_epi32, _mm512_sub_epi64, _mm512_sub_pd,
+    _mm512_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 16 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -55,7 +56,26 @@ pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
     let p = _mm512_fmadd_ps(_mm512_fmadd_ps(q, r, one), r, one);
     // `p 2^k` rounded once (`vscalefps`), which is what the portable `p 2^k1 2^k2` computes
     // (its first product is exact), in one instruction, with or without `IN_RANGE`.
-    let y = _mm512_maskz_scalef_ps(live, p, k);
+    let y = if IN_RANGE {
+        _mm512_maskz_scalef_ps(live, p, k)
+    } else {
+        // Results below 2^-126 by integer rounding, not by `vscalef` (see `math`): candidates
+        // k <= -126, of which those with `p 2^(k + 149)` (exact) below 2^23.
+        let cand = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(live, k, _mm512_set1_ps(-125.0));
+        if cand == 0 {
+            _mm512_maskz_scalef_ps(live, p, k)
+        } else {
+            let two23 = _mm512_set1_ps(8_388_608.0);
+            let m = _mm512_maskz_scalef_ps(cand, p, _mm512_add_ps(k, _mm512_set1_ps(149.0)));
+            let sub = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(cand, m, two23);
+            let y = _mm512_maskz_scalef_ps(live & !sub, p, k);
+            let n = _mm512_sub_epi32(
+                _mm512_castps_si512(_mm512_add_ps(m, two23)),
+                _mm512_castps_si512(two23),
+            );
+            _mm512_mask_mov_ps(y, sub, _mm512_castsi512_ps(n))
+        }
+    };
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
@@ -88,7 +108,25 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
     }
     let one = _mm512_set1_pd(1.0);
     let p = _mm512_fmadd_pd(_mm512_fmadd_pd(q, r, one), r, one);
-    let y = _mm512_maskz_scalef_pd(live, p, k);
+    let y = if IN_RANGE {
+        _mm512_maskz_scalef_pd(live, p, k)
+    } else {
+        // Results below 2^-1022 by integer rounding, as in `exp16`.
+        let cand = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(live, k, _mm512_set1_pd(-1021.0));
+        if cand == 0 {
+            _mm512_maskz_scalef_pd(live, p, k)
+        } else {
+            let two52 = _mm512_set1_pd(4_503_599_627_370_496.0);
+            let m = _mm512_maskz_scalef_pd(cand, p, _mm512_add_pd(k, _mm512_set1_pd(1074.0)));
+            let sub = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(cand, m, two52);
+            let y = _mm512_maskz_scalef_pd(live & !sub, p, k);
+            let n = _mm512_sub_epi64(
+                _mm512_castpd_si512(_mm512_add_pd(m, two52)),
+                _mm512_castpd_si512(two52),
+            );
+            _mm512_mask_mov_pd(y, sub, _mm512_castsi512_pd(n))
+        }
+    };
     _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
