@@ -13,7 +13,9 @@ what those values cost:
 - ``half subnormal inputs``: logits that are themselves subnormal;
 
 then ``binary_cross_entropy`` on probabilities in ``(0, 1)``, exactly 0 or 1, subnormal, and
-within 1e-6 of 1, against soft and hard (0 or 1) targets. Best of 5 repeats, microseconds.
+within 1e-6 of 1, against soft and hard (0 or 1) targets; last, float32 logits drawn from
+N(0, 3^2) and divided by a sampling temperature, with the share of their exps that are
+subnormal. Best of 5 repeats, microseconds.
 """
 
 import argparse
@@ -71,6 +73,22 @@ def one_dtype(dt, shape, rng):
         )
 
 
+def temperatures(shape, rng):
+    z = rng.standard_normal(shape) * 3
+    t = np.zeros(shape[0], np.int64)
+    for temp in (1.0, 0.3, 0.1, 0.05):
+        x = (z / temp).astype(np.float32)
+        d = x - x.max(axis=1, keepdims=True)
+        share = ((d >= -104) & (d < -87.3)).mean()
+        cells = {
+            "softmax": us(lambda x=x: sl.softmax(x), 20),
+            "log_softmax": us(lambda x=x: sl.log_softmax(x), 20),
+            "cross_entropy": us(lambda x=x: sl.cross_entropy(x, t), 20),
+        }
+        text = "  ".join(f"{k} {v:8.1f}" for k, v in cells.items())
+        print(f"float32 temperature {temp:4.2f} (subnormal exps {share:6.2%})  {text}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shape", default="64x4096")
@@ -78,8 +96,10 @@ def main():
     args = ap.parse_args()
     sl.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
+    shape = tuple(int(d) for d in args.shape.split("x"))
     for dt in (np.float32, np.float64):
-        one_dtype(dt, tuple(int(d) for d in args.shape.split("x")), rng)
+        one_dtype(dt, shape, rng)
+    temperatures((shape[0], 32000), rng)
 
 
 if __name__ == "__main__":
