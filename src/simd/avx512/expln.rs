@@ -28,7 +28,9 @@ use std::arch::x86_64::{
 ///
 /// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
 /// (a row's `x - max` when its spread is small): the clamp is skipped. Other lanes then get
-/// unspecified values. `2^k` is applied by `vscalef` in both cases (see the body).
+/// unspecified values. `2^k` is applied by `vscalef` (see the body), but for the results below
+/// the smallest normal, which only the full range has: those are rounded by integer arithmetic
+/// (`math`'s header, "Subnormal results on x86").
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
@@ -83,7 +85,9 @@ pub(super) fn exp16<const IN_RANGE: bool>(x: __m512) -> __m512 {
 ///
 /// With `IN_RANGE` the caller guarantees every lane is NaN or in `[math::EXP_IN_RANGE_LO_*, 0]`
 /// (a row's `x - max` when its spread is small): the clamp is skipped. Other lanes then get
-/// unspecified values. `2^k` is applied by `vscalef` in both cases (see the body).
+/// unspecified values. `2^k` is applied by `vscalef` (see the body), but for the results below
+/// the smallest normal, which only the full range has: those are rounded by integer arithmetic
+/// (`math`'s header, "Subnormal results on x86").
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
