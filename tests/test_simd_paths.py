@@ -87,11 +87,20 @@ SCRIPT = textwrap.dedent(
             r_nan[::3, 1] = np.nan
             r_nan[1::3, -1] = np.nan
             t = rng.integers(0, classes, others)
+            go = rng.standard_normal(r.shape)
             for rows in (r, r_nan):
                 x = np.moveaxis(rows.reshape(others + (classes,)), -1, axis)
                 x = np.ascontiguousarray(x.astype(dtype))
+                g = np.ascontiguousarray(
+                    np.moveaxis(go.reshape(others + (classes,)), -1, axis).astype(dtype)
+                )
                 for f in (sl.softmax, sl.log_softmax):
-                    add(f(x, axis))
+                    # Their outputs hold subnormals (spreads past 87 and 708), which the
+                    # products of the forward's scaling and of the backward form without
+                    # an assist on x86 (Lanes::mul_tiny): the same bits as a plain product.
+                    y = f(x, axis)
+                    add(y)
+                    add(getattr(sl, f.__name__ + "_backward")(g, y, axis))
                 for eps in (0.0, 0.1):
                     loss, grad = sl.cross_entropy_with_grad(x, t, label_smoothing=eps, axis=axis)
                     add(loss); add(grad)

@@ -9,7 +9,7 @@
 //! row sums, with `ln(s)` from the scalar reference so that every path gives the same bits.
 
 use super::cross_entropy::{Ctx, Target};
-use super::rowops::{exp_sum_ahead, extent, ld, mul_opt, reduce, st, update, Extent};
+use super::rowops::{exp_sum_ahead, extent, ld, mul_opt, reduce, st, update, Extent, Factor};
 use super::{GradScale, LossSum, Real};
 use crate::simd::math::ln_f64;
 use crate::simd::Lanes;
@@ -101,19 +101,31 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
         }
         (None, Target::Prob { y, .. }) => {
             let y = &y[start..start + classes];
-            let part = prob_target::<T, V>(ctx, x, y, g, Pass { m, s, log_s, scale });
+            let part = prob_target::<T, V>(
+                ctx,
+                x,
+                y,
+                g,
+                Pass {
+                    m,
+                    lo: ext.min,
+                    s,
+                    log_s,
+                    scale,
+                },
+            );
             return (part, next_ext);
         }
         (None, Target::Class(_)) => return (LossSum::default(), next_ext),
     };
     if store {
-        let a = V::splat(T::from_f64(scale * q_total / s));
+        let a = Factor::<V>::splat(T::from_f64(scale * q_total / s), ext.min - m);
         let b = scale * smooth;
         match (weights, b == 0.0) {
-            (_, true) => update::<T, V>(g, |e| e.mul(a)),
+            (_, true) => update::<T, V>(g, |e| a.of(e)),
             (None, false) => {
                 let bv = V::splat(T::from_f64(b));
-                update::<T, V>(g, |e| e.mul(a).sub(bv));
+                update::<T, V>(g, |e| a.of(e).sub(bv));
             }
             (Some(w), false) => {
                 let bv = V::splat(T::from_f64(b));
@@ -122,7 +134,7 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
                     let len = V::N.min(classes - i);
                     let e = ld::<T, V>(g, i, len, T::ZERO);
                     st(
-                        e.mul(a).sub(ld::<T, V>(w, i, len, T::ZERO).mul(bv)),
+                        a.of(e).sub(ld::<T, V>(w, i, len, T::ZERO).mul(bv)),
                         g,
                         i,
                         len,
@@ -142,6 +154,8 @@ fn contiguous_row<T: Real, V: Lanes<T>>(
 #[derive(Clone, Copy)]
 struct Pass<T> {
     m: T,
+    /// The row's smallest logit.
+    lo: T,
     s: f64,
     log_s: f64,
     scale: f64,
@@ -182,14 +196,14 @@ fn prob_target<T: Real, V: Lanes<T>>(
         },
     );
     if !g.is_empty() {
-        let a = V::splat(T::from_f64(p.scale * q_total / p.s));
+        let a = Factor::<V>::splat(T::from_f64(p.scale * q_total / p.s), p.lo - p.m);
         let sv = V::splat(T::from_f64(p.scale));
         let mut i = 0;
         while i < classes {
             let len = V::N.min(classes - i);
             let e = ld::<T, V>(g, i, len, T::ZERO);
             st(
-                e.mul(a)
+                a.of(e)
                     .sub(q_lanes::<T, V>(y, weights, keep, add, i, len).mul(sv)),
                 g,
                 i,

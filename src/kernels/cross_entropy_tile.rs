@@ -9,7 +9,7 @@
 
 use super::cross_entropy::{Ctx, Target};
 use super::nll::ClassTargets;
-use super::rowops::{exp_if_in_range, from_array};
+use super::rowops::{exp_if_in_range, from_array, Factor};
 use super::tiles::{
     column_vectors, column_vectors_mut, lanes_in_range, whole_columns, LaneSum, Tile,
 };
@@ -71,7 +71,7 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, W: Lanes<f64>, const G: usize>(
         f.s.ln::<T, V>().store(&mut log_sv);
         let row0 = io.k0 + r0;
         if store {
-            f.s.recip::<T, V>().store(&mut inv_sv);
+            inv_sv = f.s.recip::<T, V>();
             row_scale[k] = io.scale.lanes(row0);
         }
         // Per lane: the loss and weight (an ignored row's, and those of lanes past the tile,
@@ -144,7 +144,9 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, W: Lanes<f64>, const G: usize>(
         }
     }
     if store {
-        write_grad::<T, V, G>(ctx, io.y, io.g, group, (&class, &amount), &a, &row_scale);
+        let av: [Factor<V>; G] =
+            std::array::from_fn(|k| Factor::lanes::<T>(&a[k], found[k].lo, found[k].m));
+        write_grad::<T, V, G>(ctx, io.y, io.g, group, (&class, &amount), &av, &row_scale);
     }
     sum
 }
@@ -256,7 +258,7 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     g: &mut [T],
     group: &[(Tile, usize)],
     fix: (&[[usize; 16]; G], &[[f64; 16]; G]),
-    a: &[[T; 16]; G],
+    av: &[Factor<V>; G],
     row_scale: &[[f64; 16]; G],
 ) {
     let classes = ctx.layout.classes;
@@ -266,7 +268,6 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
         V::splat(T::from_f64(1.0 - eps)),
         V::splat(T::from_f64(smooth)),
     );
-    let av: [V; G] = std::array::from_fn(|k| from_array::<T, V>(&a[k]));
     let sv: [V; G] = std::array::from_fn(|k| {
         from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(row_scale[k][l])))
     });
@@ -278,7 +279,7 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
             let gs = column_vectors_mut::<T, V>(g, base, c, stride, group.len());
             for ((ak, sk), gv) in av.iter().zip(&sv).zip(gs) {
                 let e = V::load(gv);
-                e.mul(*ak).sub(smooth_w.mul(*sk)).canon_nan().store(gv);
+                ak.of(e).sub(smooth_w.mul(*sk)).canon_nan().store(gv);
             }
             continue;
         }
@@ -289,7 +290,7 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
             } else {
                 smooth_w
             };
-            t.store(e.mul(av[k]).sub(qc.mul(sv[k])), g, c);
+            t.store(av[k].of(e).sub(qc.mul(sv[k])), g, c);
         }
     }
     let (class, amount) = fix;

@@ -38,6 +38,10 @@ pub trait Real:
     const BCE_GRAD_EPS: Self;
     /// The lower end of [`Lanes::exp_in_range`]'s domain `[EXP_IN_RANGE_LO, 0]`.
     const EXP_IN_RANGE_LO: Self;
+    /// The smallest positive normal value.
+    const MIN_POSITIVE: Self;
+    /// [`Lanes::mul_tiny`]'s cap: values at or above it take the plain product.
+    const TINY_E_MAX: Self;
 
     /// This type's vector on instruction set `I`.
     type V<I: Isa>: Lanes<Self>;
@@ -47,10 +51,15 @@ pub trait Real:
     fn from_f64(v: f64) -> Self;
     /// Widens to `f64` exactly.
     fn to_f64(self) -> f64;
+    /// [`Lanes::mul_tiny`]'s hint for products by the factor `self`: the values below it give
+    /// a subnormal operand or product, `MIN_POSITIVE / |self|` but at least `MIN_POSITIVE`, at
+    /// most [`Real::TINY_E_MAX`].
+    #[must_use]
+    fn tiny_below(self) -> Self;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $v:ident, $lo:expr) => {
+    ($t:ty, $v:ident, $lo:expr, $cap:expr) => {
         impl Real for $t {
             type V<I: Isa> = I::$v;
 
@@ -62,6 +71,8 @@ macro_rules! impl_real {
             #[allow(clippy::cast_lossless)]
             const BCE_GRAD_EPS: Self = 1e-12_f32 as $t;
             const EXP_IN_RANGE_LO: Self = $lo;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
+            const TINY_E_MAX: Self = $cap;
 
             #[inline]
             #[allow(clippy::cast_lossless)]
@@ -77,9 +88,25 @@ macro_rules! impl_real {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            #[inline]
+            fn tiny_below(self) -> Self {
+                (<$t>::MIN_POSITIVE / self.abs())
+                    .max(<$t>::MIN_POSITIVE)
+                    .min(Self::TINY_E_MAX)
+            }
         }
     };
 }
 
-impl_real!(f32, F32, crate::simd::math::EXP_IN_RANGE_LO_F32);
-impl_real!(f64, F64, crate::simd::math::EXP_IN_RANGE_LO_F64);
+impl_real!(
+    f32,
+    F32,
+    crate::simd::math::EXP_IN_RANGE_LO_F32,
+    crate::simd::math::TINY_E_MAX_F32
+);
+impl_real!(
+    f64,
+    F64,
+    crate::simd::math::EXP_IN_RANGE_LO_F64,
+    crate::simd::math::TINY_E_MAX_F64
+);

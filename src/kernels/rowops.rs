@@ -59,14 +59,123 @@ pub fn st_raw<T: Real, V: Lanes<T>>(v: V, s: &mut [T], i: usize, len: usize) {
     }
 }
 
-/// `out[i] *= a` with [`st_raw`] stores: for a row known to hold no NaN.
+/// A factor applied to values that may be tiny (a row's exps times `1 / sum`), with
+/// [`Lanes::mul_tiny`]'s hint: the products have `mul`'s bits, without a microcode assist per
+/// subnormal operand or product on x86. Made from a lower bound on the values (a row's smallest
+/// exp, from its extent): when no product can be subnormal, it takes `mul` and skips the
+/// per-vector test.
+#[derive(Clone, Copy)]
+pub struct Factor<V> {
+    a: V,
+    below: V,
+    tiny: bool,
+}
+
+impl<V: Copy> Factor<V> {
+    /// `a` in every lane, for values `v` with `ln(v) >= least` (the exps of `x - m` for
+    /// `x >= lo`: `least = lo - m`).
+    #[inline(always)]
+    pub fn splat<T: Real>(a: T, least: T) -> Self
+    where
+        V: Lanes<T>,
+    {
+        let tiny = may_be_tiny(least, a);
+        Factor {
+            a: V::splat(a),
+            below: V::splat(if tiny { a.tiny_below() } else { T::ZERO }),
+            tiny,
+        }
+    }
+
+    /// `a[l]` in lane `l`, for the exps of `x - m[l]` with `x >= lo[l]` (a tile: one row per
+    /// lane), gated as [`may_be_tiny`] with the lanes' verdicts combined.
+    #[inline(always)]
+    pub fn lanes<T: Real>(a: &[T; 16], lo: V, m: V) -> Self
+    where
+        V: Lanes<T>,
+    {
+        let a = from_array::<T, V>(a);
+        let (least_min, a_min) = tiny_gate::<T>();
+        // Negative in a lane that may be tiny. (A NaN lane may pass: its row is NaN anyway.)
+        let margin = lo
+            .sub(m)
+            .sub(V::splat(least_min))
+            .min(a.sub(V::splat(a_min)));
+        let tiny = margin.min(V::splat(T::ONE)).any_outside_unit();
+        let min = V::splat(T::MIN_POSITIVE);
+        Factor {
+            a,
+            below: if tiny {
+                min.div(a.abs()).max(min).min(V::splat(T::TINY_E_MAX))
+            } else {
+                min
+            },
+            tiny,
+        }
+    }
+
+    /// A factor whose products never take the tiny route, or a value that is never multiplied
+    /// (log_softmax's `ln(sum)` where softmax has its factor).
+    #[inline(always)]
+    pub fn plain<T: Real>(a: V) -> Self
+    where
+        V: Lanes<T>,
+    {
+        Factor {
+            a,
+            below: a,
+            tiny: false,
+        }
+    }
+
+    /// The factor itself.
+    #[inline(always)]
+    pub fn value(self) -> V {
+        self.a
+    }
+
+    /// `v` times the factor, lane-wise.
+    #[inline(always)]
+    pub fn of<T: Real>(self, v: V) -> V
+    where
+        V: Lanes<T>,
+    {
+        if self.tiny {
+            v.mul_tiny(self.a, self.below)
+        } else {
+            v.mul(self.a)
+        }
+    }
+}
+
+/// Whether a value `v` with `ln(v) >= least` may have a subnormal product with the factor `a`,
+/// or be subnormal: false when `least >= -60` and `a >= 2^-30` (float64: -600 and `2^-100`),
+/// where `v a >= 2^-117` (`2^-966`). Two compares, as rows are short: a rounder bound took a
+/// third of the time of a softmax row of 17. Only speed depends on it.
 #[inline(always)]
-pub fn scale_raw<T: Real, V: Lanes<T>>(out: &mut [T], a: V) {
+pub fn may_be_tiny<T: Real>(least: T, a: T) -> bool {
+    let (least_min, a_min) = tiny_gate::<T>();
+    !(least >= least_min && a >= a_min)
+}
+
+/// [`may_be_tiny`]'s bounds on `least` and `a`.
+#[inline(always)]
+fn tiny_gate<T: Real>() -> (T, T) {
+    if T::MIN_POSITIVE.to_f64() > 1e-300 {
+        (T::from_f64(-60.0), T::from_f64(2f64.powi(-30)))
+    } else {
+        (T::from_f64(-600.0), T::from_f64(2f64.powi(-100)))
+    }
+}
+
+/// `out[i] *= f` with [`st_raw`] stores: for a row known to hold no NaN.
+#[inline(always)]
+pub fn scale_raw<T: Real, V: Lanes<T>>(out: &mut [T], f: Factor<V>) {
     let n = out.len();
     let mut i = 0;
     while i < n {
         let len = V::N.min(n - i);
-        let v = ld::<T, V>(out, i, len, T::ZERO).mul(a);
+        let v = f.of(ld::<T, V>(out, i, len, T::ZERO));
         st_raw(v, out, i, len);
         i += len;
     }

@@ -28,7 +28,9 @@
 //! way, one row per lane, after a transpose on the fly. A tile accumulates each lane's sum in f64
 //! in class order (the tile routes are in [`super::softmax_tile`]).
 
-use super::rowops::{exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent};
+use super::rowops::{
+    exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent, Factor,
+};
 use super::softmax_streamed::{self, PIPELINED_LOG_MIN_BYTES, PIPELINED_MAX_ROW_BYTES};
 use super::tiles::{prefetch_ahead, tiles, LaneSum, TileBufs, SHORT_ROW};
 use super::{softmax_tile, streams, Layout, Real};
@@ -192,18 +194,18 @@ fn row<T: Real, V: Lanes<T>>(
         &mut []
     };
     let (s, next_ext) = exp_sum_ahead::<T, V>(x, ext.max, ext, next, store);
-    write_output::<T, V>(kind, x, V::splat(ext.max), s, out, stream);
+    write_output::<T, V>(kind, x, ext, s, out, stream);
     next_ext
 }
 
-/// The output pass of both routes, from the row's max `m` and sum `s` (softmax's `out` holds
+/// The output pass of both routes, from the row's extent and sum `s` (softmax's `out` holds
 /// the unscaled exps). A NaN anywhere in a row makes `s` NaN and every output NaN; otherwise
 /// `1 <= s <= C`, no output is NaN, and the stores skip [`Lanes::canon_nan`].
 #[inline(always)]
 fn write_output<T: Real, V: Lanes<T>>(
     kind: Kind,
     x: &[T],
-    m: V,
+    ext: Extent<T>,
     s: f64,
     out: &mut [T],
     stream: bool,
@@ -213,10 +215,13 @@ fn write_output<T: Real, V: Lanes<T>>(
         return;
     }
     match kind {
-        Kind::Softmax => scale_raw::<T, V>(out, V::splat(T::from_f64(1.0 / s))),
+        Kind::Softmax => {
+            let inv = Factor::splat(T::from_f64(1.0 / s), ext.min - ext.max);
+            scale_raw::<T, V>(out, inv);
+        }
         Kind::LogSoftmax => {
             let log_s = V::splat(T::from_f64(ln_f64(s)));
-            sub_sub::<T, V>(x, out, m, log_s, stream);
+            sub_sub::<T, V>(x, out, V::splat(ext.max), log_s, stream);
         }
     }
 }
@@ -244,8 +249,11 @@ fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
     let sum = LaneSum::splat(e[..n].iter().fold(0.0, |acc, v| acc + v.to_f64()));
     match kind {
         Kind::Softmax => {
-            let inv = sum.recip::<T, V>();
-            map::<T, V>(&e[..n], out, |v| v.mul(inv));
+            let lo = x[..n]
+                .iter()
+                .fold(T::INFINITY, |lo, &v| if v < lo { v } else { lo });
+            let inv = sum.recip_factor::<T, V>(V::splat(lo), m);
+            map::<T, V>(&e[..n], out, |v| inv.of(v));
         }
         Kind::LogSoftmax => {
             let log_s = sum.ln::<T, V>();
@@ -270,22 +278,23 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
         }
         s += exp_sum_ahead::<T, V>(part, m, part_ext, &[], &mut []).0;
     }
-    let in_range = Extent { max: m, min: lo }.exps_in_range(m);
-    let m = V::splat(m);
+    let ext = Extent { max: m, min: lo };
+    let in_range = ext.exps_in_range(m);
     if kind == Kind::LogSoftmax || s.is_nan() {
         // (For softmax only the NaN fill: `write_output` would scale exps `out` does not hold.)
-        write_output::<T, V>(kind, x, m, s, out, stream);
+        write_output::<T, V>(kind, x, ext, s, out, stream);
         return;
     }
     // Softmax recomputes the exps in its output pass. A loop, not `map` with a closure: the
     // closure would not inline its exp. No NaN (see `write_output`), so raw stores.
-    let inv = V::splat(T::from_f64(1.0 / s));
+    let inv = Factor::<V>::splat(T::from_f64(1.0 / s), lo - m);
+    let m = V::splat(m);
     let mut i = 0;
     while i < x.len() {
         let len = V::N.min(x.len() - i);
         let d = ld::<T, V>(x, i, len, T::ZERO).sub(m);
         let e = if in_range { d.exp_in_range() } else { d.exp() };
-        st_raw(e.mul(inv), out, i, len);
+        st_raw(inv.of(e), out, i, len);
         i += len;
     }
 }

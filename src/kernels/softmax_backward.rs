@@ -110,11 +110,19 @@ impl<T: Real> Kernel for Backward<'_, T> {
     }
 }
 
+/// [`Lanes::mul_tiny`]'s hint for the products of `p` (or `exp(logp)`), which may be tiny, by
+/// factors that vary per lane: the values whose product with a factor of magnitude `2^-20` or
+/// more is subnormal.
+#[inline(always)]
+fn tiny_hint<T: Real, V: Lanes<T>>() -> V {
+    V::splat(T::from_f64(2f64.powi(-20)).tiny_below())
+}
+
 /// The row reduction's term: `go * p` for softmax, `go` for log_softmax.
 #[inline(always)]
 fn term<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V) -> V {
     match kind {
-        Kind::Softmax => g.mul(y),
+        Kind::Softmax => y.mul_tiny(g, tiny_hint::<T, V>()),
         Kind::LogSoftmax => g,
     }
 }
@@ -123,8 +131,8 @@ fn term<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V) -> V {
 #[inline(always)]
 fn apply<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V, sum: V) -> V {
     match kind {
-        Kind::Softmax => y.mul(g.sub(sum)),
-        Kind::LogSoftmax => g.sub(y.exp().mul(sum)),
+        Kind::Softmax => y.mul_tiny(g.sub(sum), tiny_hint::<T, V>()),
+        Kind::LogSoftmax => g.sub(y.exp().mul_tiny(sum, tiny_hint::<T, V>())),
     }
 }
 

@@ -19,7 +19,9 @@
 //! compute, and when streaming the memory traffic is that of a copy: one read of `x`, one write
 //! of `out`.
 
-use super::rowops::{exp_sum_ahead, exp_sum_ahead_along, extent, ld, st, Alongside};
+use super::rowops::{
+    exp_sum_ahead, exp_sum_ahead_along, extent, ld, may_be_tiny, st, Alongside, Extent,
+};
 use super::softmax::Kind;
 use super::Real;
 use crate::simd::math::ln_f64;
@@ -54,16 +56,16 @@ fn rows_of<T: Real, V: Lanes<T>, const SOFT: bool>(x: &[T], out: &mut [T], n: us
     let mut scratch = vec![T::ZERO; if SOFT { 2 * n } else { 0 }];
     let mut ext = extent::<T, V>(x.get(..n).unwrap_or_default());
     // The sum and max of the row whose output is still to be written.
-    let mut pending: Option<(f64, T)> = None;
+    let mut pending: Option<(f64, Extent<T>)> = None;
     for r in 0..rows {
         let xr = &x[r * n..(r + 1) * n];
         let next = x.get((r + 1) * n..(r + 2) * n).unwrap_or_default();
         let (even, odd) = scratch.split_at_mut(if SOFT { n } else { 0 });
         let (e, old) = if r % 2 == 0 { (even, odd) } else { (odd, even) };
         let prev = match (pending.take(), r.checked_sub(1)) {
-            (Some((s, m)), Some(p)) => out.get_mut(p * n..r * n).and_then(|o| {
+            (Some((s, done)), Some(p)) => out.get_mut(p * n..r * n).and_then(|o| {
                 let src = if SOFT { &*old } else { &x[p * n..r * n] };
-                RowOutput::<T, SOFT>::start::<V>(o, src, s, m, stream)
+                RowOutput::<T, SOFT>::start::<V>(o, src, s, done, stream)
             }),
             _ => None,
         };
@@ -75,17 +77,17 @@ fn rows_of<T: Real, V: Lanes<T>, const SOFT: bool>(x: &[T], out: &mut [T], n: us
             }
             None => exp_sum_ahead::<T, V>(xr, ext.max, ext, next, e),
         };
-        pending = Some((found.0, ext.max));
+        pending = Some((found.0, ext));
         ext = found.1;
     }
-    if let (Some((s, m)), Some(last)) = (pending, rows.checked_sub(1)) {
+    if let (Some((s, done)), Some(last)) = (pending, rows.checked_sub(1)) {
         let src = if SOFT {
             scratch.get(last % 2 * n..(last % 2 + 1) * n)
         } else {
             x.get(last * n..rows * n)
         };
         let started = match (src, out.get_mut(last * n..rows * n)) {
-            (Some(src), Some(o)) => RowOutput::<T, SOFT>::start::<V>(o, src, s, m, stream),
+            (Some(src), Some(o)) => RowOutput::<T, SOFT>::start::<V>(o, src, s, done, stream),
             _ => None,
         };
         if let Some(mut last) = started {
@@ -106,15 +108,18 @@ fn rows_of<T: Real, V: Lanes<T>, const SOFT: bool>(x: &[T], out: &mut [T], n: us
 struct RowOutput<'a, T, const SOFT: bool> {
     out: &'a mut [T],
     src: &'a [T],
-    /// `1 / s` and 0 (softmax), or `m` and `ln(s)` (log_softmax).
+    /// `1 / s` and its [`Lanes::mul_tiny`] hint when `tiny` (softmax), or `m` and `ln(s)`
+    /// (log_softmax).
     a: T,
     b: T,
+    /// Softmax: whether some exp of the row may be tiny (as in `rowops::Factor`).
+    tiny: bool,
     stream: bool,
     head: usize,
 }
 
 impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
-    /// The output of the row with sum `s` and max `m` into `out` from `src` (the same length),
+    /// The output of the row with sum `s` and extent `ext` into `out` from `src` (the same length),
     /// its head written; `None` when there is nothing more to write: a NaN sum makes the whole
     /// row NaN, written here.
     #[inline(always)]
@@ -122,17 +127,19 @@ impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
         out: &'a mut [T],
         src: &'a [T],
         s: f64,
-        m: T,
+        ext: Extent<T>,
         stream: bool,
     ) -> Option<Self> {
         if s.is_nan() {
             out.fill(T::from_f64(f64::NAN));
             return None;
         }
+        let tiny = SOFT && may_be_tiny(ext.min - ext.max, T::from_f64(1.0 / s));
         let (a, b) = if SOFT {
-            (T::from_f64(1.0 / s), T::ZERO)
+            let inv = T::from_f64(1.0 / s);
+            (inv, if tiny { inv.tiny_below() } else { T::ZERO })
         } else {
-            (m, T::from_f64(ln_f64(s)))
+            (ext.max, T::from_f64(ln_f64(s)))
         };
         let head = out.as_ptr().align_offset(64).min(out.len());
         let mut row = RowOutput {
@@ -140,6 +147,7 @@ impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
             src,
             a,
             b,
+            tiny,
             stream,
             head,
         };
@@ -164,7 +172,9 @@ impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
     #[inline(always)]
     fn value<V: Lanes<T>>(&self, src: V) -> V {
         let a = V::splat(self.a);
-        if SOFT {
+        if SOFT && self.tiny {
+            src.mul_tiny(a, V::splat(self.b))
+        } else if SOFT {
             src.mul(a)
         } else {
             src.sub(a).sub(V::splat(self.b))

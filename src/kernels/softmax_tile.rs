@@ -9,7 +9,7 @@
 //! each class row as one checked slice ([`full_group`]), the last, partial one the general tile
 //! loads ([`last_group`]). Gradients: see [`super::softmax_backward`].
 
-use super::rowops::exp_if_in_range;
+use super::rowops::{exp_if_in_range, Factor};
 use super::softmax::Kind;
 use super::tiles::{
     column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, TileBuf, GROUP,
@@ -38,13 +38,13 @@ pub(super) fn column_groups<T: Real, V: Lanes<T>>(
     }
 }
 
-/// What the last pass applies per lane: `1 / sum` (softmax, a product) or `ln(sum)` (log_softmax,
-/// a difference).
+/// What the last pass applies per lane: `1 / sum` (softmax, a product, for lanes with minima
+/// `lo` and maxima `m`) or `ln(sum)` (log_softmax, a difference).
 #[inline(always)]
-fn factor<T: Real, V: Lanes<T>>(kind: Kind, sums: &LaneSum) -> V {
+fn factor<T: Real, V: Lanes<T>>(kind: Kind, sums: &LaneSum, lo: V, m: V) -> Factor<V> {
     match kind {
-        Kind::Softmax => sums.recip::<T, V>(),
-        Kind::LogSoftmax => sums.ln::<T, V>(),
+        Kind::Softmax => sums.recip_factor::<T, V>(lo, m),
+        Kind::LogSoftmax => Factor::plain::<T>(sums.ln::<T, V>()),
     }
 }
 
@@ -91,20 +91,20 @@ fn full_group<T: Real, V: Lanes<T>, const G: usize>(
             }
         }
     }
-    let f: [V; G] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
+    let f: [Factor<V>; G] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k], lo[k], m[k]));
     for c in 0..classes {
         if kind == Kind::Softmax {
             for (fk, ov) in f
                 .iter()
                 .zip(column_vectors_mut::<T, V>(out, j, c, inner, G))
             {
-                V::load(ov).mul(*fk).canon_nan().store(ov);
+                fk.of(V::load(ov)).canon_nan().store(ov);
             }
         } else {
             let rows = column_vectors::<T, V>(x, j, c, inner, G)
                 .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
             for ((mk, fk), (xv, ov)) in m.iter().zip(&f).zip(rows) {
-                V::load(xv).sub(*mk).sub(*fk).canon_nan().store(ov);
+                V::load(xv).sub(*mk).sub(fk.value()).canon_nan().store(ov);
             }
         }
     }
@@ -144,13 +144,14 @@ fn last_group<T: Real, V: Lanes<T>>(
             sums[k].add(e);
         }
     }
-    let f: [V; GROUP] = std::array::from_fn(|k| factor::<T, V>(kind, &sums[k]));
+    let f: [Factor<V>; GROUP] =
+        std::array::from_fn(|k| factor::<T, V>(kind, &sums[k], lo[k], m[k]));
     for c in 0..classes {
         for k in 0..n {
             let t = tile(k);
             let v = match kind {
-                Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f[k]),
-                Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m[k]).sub(f[k]),
+                Kind::Softmax => f[k].of(t.load::<T, V>(out, c, T::ZERO)),
+                Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m[k]).sub(f[k].value()),
             };
             t.store(v, out, c);
         }
@@ -193,11 +194,11 @@ fn tile_forward<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], classe
         }
         sums.add(e);
     }
-    let f = factor::<T, V>(kind, &sums);
+    let f = factor::<T, V>(kind, &sums, lo, m);
     for c in 0..classes {
         let v = match kind {
-            Kind::Softmax => t.load::<T, V>(out, c, T::ZERO).mul(f),
-            Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m).sub(f),
+            Kind::Softmax => f.of(t.load::<T, V>(out, c, T::ZERO)),
+            Kind::LogSoftmax => t.load::<T, V>(x, c, T::ZERO).sub(m).sub(f.value()),
         };
         t.store(v, out, c);
     }

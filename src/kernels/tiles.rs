@@ -3,7 +3,7 @@
 //! into local buffers ([`TileBufs`], double-buffered, with software prefetch ahead) by the
 //! paths' register transposes. Per-lane sums ([`LaneSum`]) accumulate in f64 in class order.
 
-use super::rowops::{from_array, ld, st};
+use super::rowops::{from_array, ld, st, Factor};
 use super::Real;
 use crate::simd::{Isa, Lanes};
 use std::slice::{ChunksExact, ChunksExactMut};
@@ -316,8 +316,16 @@ impl LaneSum {
     /// `1 / sum` per lane, rounded once to the element type.
     #[inline(always)]
     #[must_use]
-    pub fn recip<T: Real, V: Lanes<T>>(&self) -> V {
-        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(1.0 / self.totals[l])))
+    pub fn recip<T: Real, V: Lanes<T>>(&self) -> [T; 16] {
+        std::array::from_fn(|l| T::from_f64(1.0 / self.totals[l]))
+    }
+
+    /// [`Self::recip`] as the factor of the exps of `x - m` with `x >= lo`, lane-wise
+    /// ([`Factor::lanes`]).
+    #[inline(always)]
+    #[must_use]
+    pub fn recip_factor<T: Real, V: Lanes<T>>(&self, lo: V, m: V) -> Factor<V> {
+        Factor::lanes::<T>(&self.recip::<T, V>(), lo, m)
     }
 
     /// `ln(sum)` per lane: `ln(hi) + lo / hi` with `sum = hi + lo` split at the element type, so a

@@ -15,6 +15,7 @@
 //! the intrinsics are compiled inside the `#[target_feature(enable = "avx2,fma")]` entry point.
 
 mod expln;
+mod tiny;
 pub(super) mod transpose;
 
 use super::lanes::{Isa, Lanes};
@@ -36,6 +37,7 @@ use std::arch::x86_64::{
     _mm_movehl_ps, _mm_prefetch, _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ,
     _CMP_NLE_UQ, _CMP_UNORD_Q, _MM_HINT_T0,
 };
+use tiny::{mul_tiny4d, mul_tiny8};
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
 #[derive(Clone, Copy, Debug)]
@@ -121,7 +123,7 @@ fn mask_f64(k: usize) -> [__m256i; 2] {
 macro_rules! lanewise {
     ($t:ty, $v:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $fma:ident, $max:ident,
      $min:ident, $andnot:ident, $cmp:ident, $blend:ident, $set1:ident, $zero:ident,
-     $exp:ident, $ln:ident) => {
+     $exp:ident, $ln:ident, $tiny:ident) => {
         #[inline(always)]
         fn splat(v: $t) -> Self {
             // SAFETY: AVX is available (module docs).
@@ -213,6 +215,16 @@ macro_rules! lanewise {
             unsafe { $v([$exp::<false>(self.0[0]), $exp::<false>(self.0[1])]) }
         }
         #[inline(always)]
+        fn mul_tiny(self, a: Self, below: Self) -> Self {
+            // SAFETY: AVX2 and FMA are available (module docs).
+            unsafe {
+                $v([
+                    $tiny(self.0[0], a.0[0], below.0[0]),
+                    $tiny(self.0[1], a.0[1], below.0[1]),
+                ])
+            }
+        }
+        #[inline(always)]
         fn exp_in_range(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
             unsafe { $v([$exp::<true>(self.0[0]), $exp::<true>(self.0[1])]) }
@@ -260,7 +272,8 @@ impl Lanes<f32> for F32x16 {
         _mm256_set1_ps,
         _mm256_setzero_ps,
         exp8,
-        ln8
+        ln8,
+        mul_tiny8
     );
 
     #[inline(always)]
@@ -423,7 +436,8 @@ impl Lanes<f64> for F64x8 {
         _mm256_set1_pd,
         _mm256_setzero_pd,
         exp4d,
-        ln4d
+        ln4d,
+        mul_tiny4d
     );
 
     #[inline(always)]

@@ -17,6 +17,7 @@
 //! `#[target_feature(enable = "avx512f,avx2,fma")]` entry point.
 
 mod expln;
+mod tiny;
 
 use super::lanes::{Isa, Lanes};
 use super::Path;
@@ -35,6 +36,7 @@ use std::arch::x86_64::{
     _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
     _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
 };
+use tiny::{mul_tiny16, mul_tiny8d};
 
 /// Proof that the CPU supports AVX-512F, AVX2 and FMA (zero-sized; made only by `dispatch_on`).
 #[derive(Clone, Copy, Debug)]
@@ -80,7 +82,7 @@ macro_rules! lanewise {
     ($t:ty, $v:ident, $n:literal, $add:ident, $sub:ident, $mul:ident, $div:ident, $fma:ident,
      $max:ident, $min:ident, $abs:ident, $cmp:ident, $blend:ident, $set1:ident, $zero:ident,
      $loadu:ident, $storeu:ident, $stream:ident, $mask_loadu:ident, $mask_storeu:ident, $exp:ident,
-     $ln:ident) => {
+     $ln:ident, $tiny:ident) => {
         const N: usize = $n;
 
         #[inline(always)]
@@ -196,6 +198,11 @@ macro_rules! lanewise {
             unsafe { $v($exp::<false>(self.0)) }
         }
         #[inline(always)]
+        fn mul_tiny(self, a: Self, below: Self) -> Self {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe { $v($tiny(self.0, a.0, below.0)) }
+        }
+        #[inline(always)]
         fn exp_in_range(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
             unsafe { $v($exp::<true>(self.0)) }
@@ -265,7 +272,8 @@ impl Lanes<f32> for F32x16 {
         _mm512_mask_loadu_ps,
         _mm512_mask_storeu_ps,
         exp16,
-        ln16
+        ln16,
+        mul_tiny16
     );
 
     #[inline(always)]
@@ -332,7 +340,8 @@ impl Lanes<f64> for F64x8 {
         _mm512_mask_loadu_pd,
         _mm512_mask_storeu_pd,
         exp8d,
-        ln8d
+        ln8d,
+        mul_tiny8d
     );
 
     #[inline(always)]

@@ -28,6 +28,8 @@ mod tests;
 mod tests_exp_in_range;
 #[cfg(test)]
 mod tests_paths;
+#[cfg(test)]
+mod tests_tiny;
 
 pub use lanes::{Isa, Lanes};
 pub use portable::Portable;

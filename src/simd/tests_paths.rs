@@ -4,8 +4,8 @@
 //! `load_partial`/`store_partial` (and sentinels checking that nothing past the slice is
 //! written). Also checks that `dispatch_on` runs the kernel on the resolved path.
 //!
-//! One documented relaxation: for the IEEE arithmetic methods (`add`, `sub`, `mul`, `div`,
-//! `mul_add`, `add_to`) a NaN result only has to be NaN on both sides, because Rust leaves NaN
+//! One documented relaxation: for the IEEE arithmetic methods (`add`, `sub`, `mul`, `mul_tiny`,
+//! `div`, `mul_add`, `add_to`) a NaN result only has to be NaN on both sides, because Rust leaves NaN
 //! payloads of arithmetic unspecified (LLVM may commute operands, which changes which input
 //! payload survives when two are NaN; `canon_nan` removes the difference, which is checked
 //! strictly on `mul` and `add` results). The test counts how often that relaxation was needed;
@@ -172,6 +172,9 @@ fn all_methods<T: Elem, V: Lanes<T>>(x: &[Vec<T>], acc0: &[f64; 16], out: &mut O
     out.lanes("mul", a.mul(b), true);
     out.lanes("div", a.div(b), true);
     out.lanes("mul_add", a.mul_add(b, c), true);
+    let every = V::splat(T::from_f64(f64::INFINITY));
+    out.lanes("mul_tiny", a.mul_tiny(b, every), true);
+    out.lanes("mul_tiny coef", a.mul_tiny(coef, c.abs()), true);
     for (name, (p, q)) in [
         ("ab", (a, b)),
         ("ba", (b, a)),

@@ -1,0 +1,311 @@
+//! `Lanes::mul_tiny` gives the bits of the plain product on every path, for every input: exps
+//! and other tiny values (every subnormal exponent, normals up to past the route's cap) times
+//! softmax-like factors, large, negative, zero, subnormal, infinite and NaN factors, under the
+//! kernels' `below` hint and under hints that send every or no lane down the assist-free route.
+//! The test also counts the lanes that took that route with a subnormal and a normal result, and
+//! those whose rounding needed the tie correction in each direction, and requires each to occur.
+
+use super::math::{
+    TINY_A_MAX_F32, TINY_A_MAX_F64, TINY_A_MIN_F32, TINY_A_MIN_F64, TINY_E_MAX_F32, TINY_E_MAX_F64,
+};
+use super::tests::Rng;
+use super::{dispatch_on, supported, Isa, Kernel, Lanes};
+
+/// Lanes per factor and hint (reduced in debug builds).
+const LANES: usize = if cfg!(debug_assertions) {
+    1 << 12
+} else {
+    1 << 18
+};
+
+/// The element types, with what the test needs of each.
+trait Elem: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    const MIN_POSITIVE: Self;
+    const E_MAX: Self;
+    const A_MIN: Self;
+    const A_MAX: Self;
+    /// Mantissa bits (23, 52): the shifter is `2^MANT`, a subnormal's scale `2^(MANT + BIAS - 1)`.
+    const MANT: u32;
+    fn bits(self) -> u64;
+    fn from_bits64(b: u64) -> Self;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn product(self, a: Self) -> Self;
+    /// `(f, err)`: `RN(A |a|)` and its exact error, with `A = e 2^(MANT + BIAS - 1)` (exact).
+    fn scaled_product(self, a: Self) -> (Self, Self);
+}
+
+macro_rules! elem {
+    ($t:ty, $u:ty, $mant:literal, $scale:expr, $e_max:expr, $a_min:expr, $a_max:expr) => {
+        impl Elem for $t {
+            const MIN_POSITIVE: $t = <$t>::MIN_POSITIVE;
+            const E_MAX: $t = $e_max;
+            const A_MIN: $t = $a_min;
+            const A_MAX: $t = $a_max;
+            const MANT: u32 = $mant;
+            fn bits(self) -> u64 {
+                u64::from(self.to_bits())
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            fn from_bits64(b: u64) -> $t {
+                <$t>::from_bits(b as $u)
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            fn from_f64(v: f64) -> $t {
+                v as $t
+            }
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+            fn product(self, a: $t) -> $t {
+                self * a
+            }
+            fn scaled_product(self, a: $t) -> ($t, $t) {
+                let big_a = self * $scale.0 * $scale.1;
+                let f = big_a * a.abs();
+                (f, big_a.mul_add(a.abs(), -f))
+            }
+        }
+    };
+}
+
+elem!(
+    f32,
+    u32,
+    23,
+    (2f32.powi(100), 2f32.powi(49)),
+    TINY_E_MAX_F32,
+    TINY_A_MIN_F32,
+    TINY_A_MAX_F32
+);
+elem!(
+    f64,
+    u64,
+    52,
+    (2f64.powi(600), 2f64.powi(474)),
+    TINY_E_MAX_F64,
+    TINY_A_MIN_F64,
+    TINY_A_MAX_F64
+);
+
+/// A tiny positive value: a random subnormal, or a normal with a random exponent from the
+/// smallest up to eight binades past `E_MAX`, or one of the route's boundaries.
+fn tiny<T: Elem>(rng: &mut Rng) -> T {
+    let mant = (1u64 << T::MANT) - 1;
+    let min = T::MIN_POSITIVE.bits();
+    let cap = T::E_MAX.bits();
+    match rng.next() % 8 {
+        0 => T::from_bits64(1 + rng.next() % mant),
+        1 => T::from_bits64([min - 1, min, cap - 1, cap, 1][(rng.next() % 5) as usize]),
+        _ => {
+            let span = (cap >> T::MANT) + 8 - (min >> T::MANT);
+            let exp = (min >> T::MANT) + rng.next() % span;
+            T::from_bits64((exp << T::MANT) | (rng.next() & mant))
+        }
+    }
+}
+
+/// A factor: softmax's `1 / sum` (in `(2^-30, 1]`), just below 1, large up to past `A_MAX`,
+/// negative, zero, at the edges of `[A_MIN, A_MAX]`, subnormal, infinite or NaN.
+fn factor<T: Elem>(rng: &mut Rng) -> T {
+    let v = match rng.next() % 10 {
+        0..=3 => 2f64.powf(-30.0 * rng.unit()),
+        4 => 1.0 - rng.unit() * 1e-6,
+        5 => 2f64.powf(45.0 * rng.unit()),
+        6 => -(2f64.powf(-30.0 * rng.unit())),
+        7 => [0.0, -0.0, f64::INFINITY, f64::NAN][(rng.next() % 4) as usize],
+        8 => {
+            let edges = [
+                T::A_MAX.bits() + 1,
+                T::A_MAX.bits(),
+                T::A_MIN.bits(),
+                T::A_MIN.bits() - 1,
+            ];
+            return T::from_bits64(edges[(rng.next() % 4) as usize]);
+        }
+        _ => return T::from_bits64(1 + rng.next() % ((1u64 << T::MANT) - 1)),
+    };
+    T::from_f64(v)
+}
+
+/// `e.mul_tiny(a, below)` lane by lane.
+struct Products<'a, T> {
+    e: &'a [T],
+    a: &'a [T],
+    below: &'a [T],
+}
+
+#[inline(always)]
+fn products<T: Copy + Default, V: Lanes<T>>(p: &Products<'_, T>) -> Vec<T> {
+    let mut out = vec![T::default(); p.e.len()];
+    for (((o, e), a), b) in out
+        .chunks_exact_mut(V::N)
+        .zip(p.e.chunks_exact(V::N))
+        .zip(p.a.chunks_exact(V::N))
+        .zip(p.below.chunks_exact(V::N))
+    {
+        V::load(e).mul_tiny(V::load(a), V::load(b)).store(o);
+    }
+    out
+}
+
+impl Kernel for Products<'_, f32> {
+    type Output = Vec<f32>;
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Vec<f32> {
+        products::<f32, I::F32>(&self)
+    }
+}
+
+impl Kernel for Products<'_, f64> {
+    type Output = Vec<f64>;
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Vec<f64> {
+        products::<f64, I::F64>(&self)
+    }
+}
+
+/// What the assist-free route met, over all paths.
+#[derive(Default, Debug)]
+struct Seen {
+    subnormal: usize,
+    normal: usize,
+    tie_up: usize,
+    tie_down: usize,
+}
+
+fn check<T: Elem + Default>(seed: u64) -> Seen
+where
+    for<'a> Products<'a, T>: Kernel<Output = Vec<T>>,
+{
+    let mut rng = Rng(seed);
+    let mut seen = Seen::default();
+    let e: Vec<T> = (0..LANES)
+        .map(|i| match i % 16 {
+            0 => T::from_f64([0.0, -0.0, f64::NAN, 1.0, -1e-300][(rng.next() % 5) as usize]),
+            _ => tiny(&mut rng),
+        })
+        .collect();
+    for round in 0..8 {
+        // Per-lane factors half the time; one factor for the whole array (as in a row) else.
+        let one = factor::<T>(&mut rng);
+        let a: Vec<T> = (0..LANES)
+            .map(|_| {
+                if round % 2 == 0 {
+                    one
+                } else {
+                    factor(&mut rng)
+                }
+            })
+            .collect();
+        // The kernels' hint; every lane; none; NaN.
+        let kernel = |a: T| {
+            let m = T::MIN_POSITIVE.to_f64();
+            T::from_f64((m / a.to_f64().abs()).max(m).min(T::E_MAX.to_f64()))
+        };
+        for hint in 0..4 {
+            let below: Vec<T> = a
+                .iter()
+                .map(|&a| match hint {
+                    0 => kernel(a),
+                    1 => T::from_f64(f64::INFINITY),
+                    2 => T::from_f64(0.0),
+                    _ => T::from_f64(f64::NAN),
+                })
+                .collect();
+            for &path in &supported() {
+                let got = dispatch_on(
+                    path,
+                    Products {
+                        e: &e,
+                        a: &a,
+                        below: &below,
+                    },
+                );
+                for (i, g) in got.iter().enumerate() {
+                    let want = e[i].product(a[i]);
+                    assert!(
+                        g.bits() == want.bits(),
+                        "[{}] {:?} * {:?} (below {:?}) = {g:?}, want {want:?}",
+                        path.name(),
+                        e[i],
+                        a[i],
+                        below[i]
+                    );
+                }
+            }
+            // Coverage of the route (the lanes it serves under an unbounded hint).
+            if hint == 1 {
+                for (&e, &a) in e.iter().zip(&a) {
+                    let (ef, af) = (e.to_f64(), a.to_f64().abs());
+                    let a_ok = af == 0.0 || (af >= T::A_MIN.to_f64() && af <= T::A_MAX.to_f64());
+                    if !(ef > 0.0 && ef < T::E_MAX.to_f64() && a_ok) {
+                        continue;
+                    }
+                    let (f, err) = e.scaled_product(a);
+                    let f = f.to_f64();
+                    if f >= 2f64.powi(T::MANT as i32) {
+                        seen.normal += 1;
+                        continue;
+                    }
+                    seen.subnormal += 1;
+                    if f - f.floor() == 0.5 {
+                        let err = err.to_f64();
+                        seen.tie_up += usize::from(err > 0.0);
+                        seen.tie_down += usize::from(err < 0.0);
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn mul_tiny_is_the_plain_product() {
+    for (name, seen) in [("f32", check::<f32>(21)), ("f64", check::<f64>(22))] {
+        println!("{name}: assist-free route {seen:?}");
+        assert!(
+            seen.subnormal > 1000 && seen.normal > 1000 && seen.tie_up > 0 && seen.tie_down > 0,
+            "{name}: the inputs missed part of the route: {seen:?}"
+        );
+    }
+}
+
+/// The two tie corrections, on inputs built to need them: `f` lands on a half-integer whose
+/// even neighbour is on the wrong side of the true product (`A (1 - 2^-24)` with `A = 2^22 + 1`
+/// is `2^22 + 0.75 - 2^-24`, which rounds to `f = 2^22 + 0.5`, whose even neighbour is `2^22`;
+/// `A (1 - 2^-23)` with `A = 2^22 + 2` is `2^22 + 1.5 - 2^-22`, rounding to `2^22 + 1.5`, whose
+/// even neighbour is `2^22 + 2`). Rounding `f` alone gives the wrong bits in both.
+#[test]
+fn mul_tiny_corrects_ties_in_both_directions() {
+    for (units, a) in [(1 << 22) + 1, (1 << 22) + 2]
+        .into_iter()
+        .zip([1.0 - f32::EPSILON / 2.0, 1.0 - f32::EPSILON])
+    {
+        let e = f32::from_bits(units);
+        let (f, err) = e.scaled_product(a);
+        assert_eq!(f - f.floor(), 0.5, "{a}: f = {f} is not a tie");
+        assert_ne!(err, 0.0);
+        let want = e * a;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let naive = ((f + 8_388_608.0) - 8_388_608.0) as u32;
+        assert_ne!(
+            naive,
+            want.to_bits(),
+            "{a}: the tie does not need correcting"
+        );
+        let (e16, a16, below) = ([e; 16], [a; 16], [f32::INFINITY; 16]);
+        for &path in &supported() {
+            let got = dispatch_on(
+                path,
+                Products {
+                    e: &e16,
+                    a: &a16,
+                    below: &below,
+                },
+            );
+            assert_eq!(got[0].to_bits(), want.to_bits(), "[{}] {a}", path.name());
+        }
+    }
+}
