@@ -9,7 +9,8 @@ what those values cost:
 
 - ``half -inf`` / ``half -1e9``: masked logits (their exps are 0 and are not computed);
 - ``half subnormal exps``: logits 95 (float32) or 720 (float64) below the others, whose exps are
-  subnormal (formed by integer rounding on x86; softmax's ``e / sum`` still takes the assist);
+  subnormal (formed by integer rounding on x86, and so are their products: softmax's
+  ``e / sum``, the backward's ``exp(logp) sum``);
 - ``half subnormal inputs``: logits that are themselves subnormal;
 
 then ``binary_cross_entropy`` on probabilities in ``(0, 1)``, exactly 0 or 1, subnormal, and
