@@ -7,13 +7,15 @@
 //!   the sizes, never on the thread count, and per-chunk results come back in chunk order, so
 //!   reductions are bitwise reproducible.
 //! * Below [`PARALLEL_MIN_ELEMS`] everything runs on the calling thread.
-//! * Fork guard: the pool remembers the process id that built it; a forked child (whose copy of
-//!   the pool has no threads) builds a fresh pool instead of waiting forever on the parent's.
+//! * Fork guard: the pool's state remembers the process id that made it. A forked child (whose
+//!   copy of the pool has no threads, and whose copy of the state's lock may be held by a parent
+//!   thread that does not exist in it, e.g. one building the pool at the moment of the fork)
+//!   leaves that state alone and makes a fresh one, instead of waiting forever on either.
 
 use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Minimum elements per task (64 KiB of f32): smaller tasks cost more to schedule than to run.
@@ -30,8 +32,40 @@ pub const MAX_THREADS: usize = 1024;
 
 /// Requested thread count; 0 means "not read from the environment yet".
 static THREADS: AtomicUsize = AtomicUsize::new(0);
-/// The pool and the process id that built it.
-static POOL: Mutex<Option<(Arc<ThreadPool>, u32)>> = Mutex::new(None);
+/// The pool of one process, and the process id that made it.
+struct PoolState {
+    pid: u32,
+    pool: Mutex<Option<Arc<ThreadPool>>>,
+}
+
+/// This process's [`PoolState`] (null before first use). Never freed: a forked child leaks its
+/// copy of the parent's, whose lock it cannot trust.
+static STATE: AtomicPtr<PoolState> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The pool state of this process, made on first use and again after a fork.
+fn state() -> &'static PoolState {
+    let pid = std::process::id();
+    loop {
+        let current = STATE.load(Ordering::Acquire);
+        // SAFETY: a non-null STATE points to a leaked `Box<PoolState>` (below), never freed.
+        if let Some(st) = unsafe { current.as_ref() } {
+            if st.pid == pid {
+                return st;
+            }
+        }
+        let fresh = Box::into_raw(Box::new(PoolState {
+            pid,
+            pool: Mutex::new(None),
+        }));
+        match STATE.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: `fresh` is now STATE's, leaked for the rest of the process.
+            Ok(_) => return unsafe { &*fresh },
+            // Another thread installed one first: free ours (never shared) and use that.
+            // SAFETY: `fresh` came from `Box::into_raw` above and was never published.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
+}
 
 fn env_threads() -> usize {
     ["SOFTLOSS_NUM_THREADS", "RAYON_NUM_THREADS"]
@@ -66,7 +100,7 @@ pub fn set_num_threads(n: usize) -> bool {
     if n == 0 || n > MAX_THREADS {
         return false;
     }
-    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut pool = state().pool.lock().unwrap_or_else(PoisonError::into_inner);
     THREADS.store(n, Ordering::Relaxed);
     *pool = None;
     true
@@ -74,17 +108,11 @@ pub fn set_num_threads(n: usize) -> bool {
 
 /// The pool for this process, built on first use (or after `set_num_threads`, or after a fork).
 fn pool() -> Option<Arc<ThreadPool>> {
-    let pid = std::process::id();
-    let mut slot = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((pool, owner)) = slot.as_ref() {
-        if *owner == pid {
-            return Some(Arc::clone(pool));
-        }
-        // Forked child: the parent's workers do not exist here. Leak the copy rather than run its
-        // destructor, which would signal threads that are not there.
-        if let Some((stale, _)) = slot.take() {
-            std::mem::forget(stale);
-        }
+    // A forked child gets a fresh state: the parent's pool, whose workers do not exist here, is
+    // leaked with the parent's state rather than dropped (its destructor would signal them).
+    let mut slot = state().pool.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pool) = slot.as_ref() {
+        return Some(Arc::clone(pool));
     }
     let built = ThreadPoolBuilder::new()
         .num_threads(num_threads())
@@ -92,7 +120,7 @@ fn pool() -> Option<Arc<ThreadPool>> {
         .build()
         .ok()
         .map(Arc::new)?;
-    *slot = Some((Arc::clone(&built), pid));
+    *slot = Some(Arc::clone(&built));
     Some(built)
 }
 

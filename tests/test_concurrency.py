@@ -253,6 +253,52 @@ def test_forked_child_computes_and_does_not_hang(threads, busy, restore_threads)
             runner.join()
 
 
+def _churn(stop):
+    """Drops and rebuilds the pool over and over (set_num_threads, then a parallel call)."""
+    while not stop.is_set():
+        sl.set_num_threads(2)
+        sl.softmax(BIG)
+
+
+def _child_sum(conn):
+    try:
+        conn.send(float(sl.softmax(BIG).sum(dtype=np.float64)))
+    finally:
+        conn.close()
+
+
+def test_forked_child_does_not_hang_while_the_pool_is_rebuilt(restore_threads):
+    """A child forked while another parent thread holds the pool's lock (building a pool takes
+    a while) must not wait on that lock: no thread in the child will release it. Before the fork
+    guard made a fresh state in the child, 33 of 1000 such forks hung on this machine; this
+    test forks 200 times."""
+    sl.set_num_threads(2)
+    expected = float(sl.softmax(BIG).sum(dtype=np.float64))
+    ctx = multiprocessing.get_context("fork")
+    stop = threading.Event()
+    churn = threading.Thread(target=_churn, args=(stop,))
+    churn.start()
+    hung = 0
+    try:
+        for _ in range(200):
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child_sum, args=(send,))
+            proc.start()
+            send.close()
+            got = recv.recv() if recv.poll(30) else None
+            proc.join(timeout=30)
+            if proc.is_alive() or got is None:
+                hung += 1
+                proc.kill()
+                proc.join()
+            else:
+                assert (proc.exitcode, got) == (0, expected)
+    finally:
+        stop.set()
+        churn.join()
+    assert hung == 0, f"{hung} of 200 forked children hung"
+
+
 # ----------------------------------------------------------------------------- > 2^31 elements
 
 
