@@ -112,10 +112,11 @@ impl<T: Real> Kernel for Backward<'_, T> {
 
 /// [`Lanes::mul_tiny`]'s hint for the products of `p` (or `exp(logp)`), which may be tiny, by
 /// factors that vary per lane: the values whose product with a factor of magnitude `2^-20` or
-/// more is subnormal.
+/// more is subnormal, `MIN_POSITIVE 2^20` (what `tiny_below` gives for `2^-20`, without its
+/// division).
 #[inline(always)]
 fn tiny_hint<T: Real, V: Lanes<T>>() -> V {
-    V::splat(T::from_f64(2f64.powi(-20)).tiny_below())
+    V::splat(T::MIN_POSITIVE * T::from_f64(1_048_576.0))
 }
 
 /// The row reduction's term: `go * p` for softmax, `go` for log_softmax.
