@@ -55,7 +55,7 @@ fn rows_of<T: Real, V: Lanes<T>, const SOFT: bool>(x: &[T], out: &mut [T], n: us
     let rows = x.len().min(out.len()) / n;
     let mut scratch = vec![T::ZERO; if SOFT { 2 * n } else { 0 }];
     let mut ext = extent::<T, V>(x.get(..n).unwrap_or_default());
-    // The sum and max of the row whose output is still to be written.
+    // The sum and extent of the row whose output is still to be written.
     let mut pending: Option<(f64, Extent<T>)> = None;
     for r in 0..rows {
         let xr = &x[r * n..(r + 1) * n];
@@ -119,9 +119,9 @@ struct RowOutput<'a, T, const SOFT: bool> {
 }
 
 impl<'a, T: Real, const SOFT: bool> RowOutput<'a, T, SOFT> {
-    /// The output of the row with sum `s` and extent `ext` into `out` from `src` (the same length),
-    /// its head written; `None` when there is nothing more to write: a NaN sum makes the whole
-    /// row NaN, written here.
+    /// The output of the row with sum `s` and extent `ext` into `out` from `src` (the same
+    /// length), its head written; `None` when there is nothing more to write: a NaN sum makes the
+    /// whole row NaN, written here.
     #[inline(always)]
     fn start<V: Lanes<T>>(
         out: &'a mut [T],

@@ -88,8 +88,8 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Lane-wise `self * a`, bitwise equal to [`Lanes::mul`] for every input. `below` is a
     /// hint: lanes with `0 < self < below` are formed without a subnormal operand or result,
     /// each of which costs a microcode assist on x86 (`math`'s header, "Products of tiny values
-    /// on x86"). Kernels scaling a row's exps pass `kernels::scale`'s bound. Paths whose CPUs
-    /// handle subnormals in hardware take `mul` itself.
+    /// on x86"). Kernels scaling a row's exps pass `kernels::rowops::Factor`'s bound. Paths
+    /// whose CPUs handle subnormals in hardware take `mul` itself.
     #[inline(always)]
     #[must_use]
     fn mul_tiny(self, a: Self, below: Self) -> Self {
