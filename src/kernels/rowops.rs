@@ -122,7 +122,7 @@ impl<V: Copy> Factor<V> {
     {
         Factor {
             a,
-            below: a,
+            below: V::splat(T::ZERO),
             tiny: false,
         }
     }

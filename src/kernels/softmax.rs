@@ -29,7 +29,7 @@
 //! in class order (the tile routes are in [`super::softmax_tile`]).
 
 use super::rowops::{
-    exp_sum_ahead, extent, ld, map, max, scale_raw, st, st_raw, sub_sub, Extent, Factor,
+    exp_sum_ahead, extent, ld, map, scale_raw, st, st_raw, sub_sub, Extent, Factor,
 };
 use super::softmax_streamed::{self, PIPELINED_LOG_MIN_BYTES, PIPELINED_MAX_ROW_BYTES};
 use super::tiles::{prefetch_ahead, tiles, LaneSum, TileBufs, SHORT_ROW};
@@ -233,7 +233,8 @@ fn write_output<T: Real, V: Lanes<T>>(
 #[inline(always)]
 fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
     let n = x.len().min(SHORT_ROW);
-    let m = V::splat(max::<T, V>(x));
+    let ext = extent::<T, V>(&x[..n]);
+    let m = V::splat(ext.max);
     let mut e = [T::ZERO; SHORT_ROW];
     let mut i = 0;
     while i < n {
@@ -249,10 +250,7 @@ fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
     let sum = LaneSum::splat(e[..n].iter().fold(0.0, |acc, v| acc + v.to_f64()));
     match kind {
         Kind::Softmax => {
-            let lo = x[..n]
-                .iter()
-                .fold(T::INFINITY, |lo, &v| if v < lo { v } else { lo });
-            let inv = sum.recip_factor::<T, V>(V::splat(lo), m);
+            let inv = sum.recip_factor::<T, V>(V::splat(ext.min), m);
             map::<T, V>(&e[..n], out, |v| inv.of(v));
         }
         Kind::LogSoftmax => {
@@ -301,7 +299,7 @@ fn row_online<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: 
 
 #[cfg(test)]
 mod tests {
-    use super::super::rowops::reduce;
+    use super::super::rowops::{max, reduce};
     use super::*;
 
     fn run<T: Real>(kind: Kind, x: &[T], layout: Layout) -> Vec<T> {
