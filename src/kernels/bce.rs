@@ -38,8 +38,15 @@ pub struct Bce;
 impl PointLoss for Bce {
     const UNIT_INTERVAL: bool = true;
 
+    /// Probabilities in `(0, TINY_E_MAX)`: `ln_1p(-x)`'s correction divides a subnormal `x`,
+    /// and `x`, `x (1 - x)` and the small logs are factors of products that may be subnormal.
     #[inline(always)]
-    fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+    fn tiny<T: Real, V: Lanes<T>>(self, s: Step<V>) -> bool {
+        s.x.assist_free_pays(V::splat(T::ZERO), V::splat(T::TINY_E_MAX))
+    }
+
+    #[inline(always)]
+    fn loss<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
         let floor = V::splat(T::LOG_FLOOR);
         let one = V::splat(T::ONE);
         let zero = V::splat(T::ZERO);
@@ -48,28 +55,30 @@ impl PointLoss for Bce {
             // `ln_1p`'s correction) where `y = 0`, in one vector. The same bits as the two-log
             // form below: there the other log's product is a signed zero, which leaves the sum
             // unchanged since neither clamped log is -0 (ln 1 = +0).
-            let (a, correction) = ln_1p_parts::<T, V>(zero.sub(s.x));
+            let (a, correction) = ln_1p_parts::<T, V, TINY>(zero.sub(s.x));
             let hot = s.y.sub(one); // 0 where y = 1, -1 where y = 0
             let log = hot
                 .select_nonneg(s.x, a)
                 .ln_finite()
                 .add(hot.select_nonneg(zero, correction))
                 .max(floor);
-            return zero.sub(s.w.mul(log));
+            return zero.sub(s.w.mul_if::<TINY>(log));
         }
         // `ln_finite`: a lane outside [0, 1] fails the pass's range check, which discards it.
         let log_x = s.x.ln_finite().max(floor);
-        let log_1mx = ln_1p::<T, V, true>(zero.sub(s.x)).max(floor);
-        let pos = s.y.mul(log_x);
-        let neg = one.sub(s.y).mul(log_1mx);
-        zero.sub(s.w.mul(pos.add(neg)))
+        let log_1mx = ln_1p::<T, V, true, TINY>(zero.sub(s.x)).max(floor);
+        let pos = s.y.mul_if::<TINY>(log_x);
+        let neg = one.sub(s.y).mul_if::<TINY>(log_1mx);
+        zero.sub(s.w.mul_if::<TINY>(pos.add(neg)))
     }
 
     #[inline(always)]
-    fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
+    fn grad<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
         let one = V::splat(T::ONE);
-        let denom = s.x.mul(one.sub(s.x)).max(V::splat(T::BCE_GRAD_EPS));
-        s.w.mul(s.x.sub(s.y)).div(denom)
+        let denom =
+            s.x.mul_if::<TINY>(one.sub(s.x))
+                .max(V::splat(T::BCE_GRAD_EPS));
+        s.w.mul_if::<TINY>(s.x.sub(s.y)).div_if::<TINY>(denom)
     }
 }
 

@@ -9,7 +9,7 @@
 //! Gradient: `gx = s w ((1 + (pw - 1) y) sigmoid(x) - pw y)`, `s` being `go_i`, `go` or `go / n`,
 //! with `sigmoid(x) = 1 / (1 + e)` for `x >= 0` and `e / (1 + e)` otherwise (`e = exp(-|x|)`).
 
-use super::pointwise::{self, ln_1p, Inputs, PointLoss, Step, Want};
+use super::pointwise::{self, div_near_one, ln_1p, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -18,20 +18,29 @@ use crate::simd::Lanes;
 pub struct BceLogits;
 
 impl PointLoss for BceLogits {
+    /// Logits beyond `±TINY_EXP_ARG`: `e = exp(-|x|)` is tiny, and the loss and the gradient
+    /// divide it and take products of it that may be subnormal. (Subnormal logits themselves
+    /// still meet assists inside the exp.)
     #[inline(always)]
-    fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
-        loss_from::<T, V>(s, exp_neg_abs::<T, V>(s.x))
+    fn tiny<T: Real, V: Lanes<T>>(self, s: Step<V>) -> bool {
+        s.x.abs()
+            .assist_free_pays(V::splat(T::TINY_EXP_ARG), V::splat(T::INFINITY))
     }
 
     #[inline(always)]
-    fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V {
-        grad_from::<T, V>(s, exp_neg_abs::<T, V>(s.x))
+    fn loss<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
+        loss_from::<T, V, TINY>(s, exp_neg_abs::<T, V>(s.x))
     }
 
     #[inline(always)]
-    fn both<T: Real, V: Lanes<T>>(self, s: Step<V>) -> (V, V) {
+    fn grad<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
+        grad_from::<T, V, TINY>(s, exp_neg_abs::<T, V>(s.x))
+    }
+
+    #[inline(always)]
+    fn both<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> (V, V) {
         let e = exp_neg_abs::<T, V>(s.x);
-        (loss_from::<T, V>(s, e), grad_from::<T, V>(s, e))
+        (loss_from::<T, V, TINY>(s, e), grad_from::<T, V, TINY>(s, e))
     }
 }
 
@@ -43,29 +52,29 @@ fn exp_neg_abs<T: Real, V: Lanes<T>>(x: V) -> V {
 
 /// The loss lanes, given `e`.
 #[inline(always)]
-fn loss_from<T: Real, V: Lanes<T>>(s: Step<V>, e: V) -> V {
+fn loss_from<T: Real, V: Lanes<T>, const TINY: bool>(s: Step<V>, e: V) -> V {
     let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
     // `1 + e` is in [1, 2], or NaN with `x`: `ln_finite` suffices (see `ln_1p`).
-    let soft = ln_1p::<T, V, true>(e);
-    let pos_coef = s.pw.mul(s.y);
+    let soft = ln_1p::<T, V, true, TINY>(e);
+    let pos_coef = s.pw.mul_if::<TINY>(s.y);
     let neg_coef = one.sub(s.y);
     let pos = pos_coef
-        .mul(s.x.min(zero).sub(soft))
+        .mul_if::<TINY>(s.x.min(zero).sub(soft))
         .zero_where_zero(pos_coef);
     let neg = neg_coef
-        .mul(zero.sub(s.x).min(zero).sub(soft))
+        .mul_if::<TINY>(zero.sub(s.x).min(zero).sub(soft))
         .zero_where_zero(neg_coef);
-    zero.sub(s.w.mul(pos.add(neg)))
+    zero.sub(s.w.mul_if::<TINY>(pos.add(neg)))
 }
 
 /// The gradient lanes for grad_output 1, given `e`.
 #[inline(always)]
-fn grad_from<T: Real, V: Lanes<T>>(s: Step<V>, e: V) -> V {
+fn grad_from<T: Real, V: Lanes<T>, const TINY: bool>(s: Step<V>, e: V) -> V {
     let one = V::splat(T::ONE);
     // One division: the numerator is chosen first (the same bits as dividing each).
-    let sig = s.x.select_nonneg(one, e).div(one.add(e));
-    let coef = one.add(s.pw.sub(one).mul(s.y));
-    s.w.mul(coef.mul(sig).sub(s.pw.mul(s.y)))
+    let sig = div_near_one::<T, V, TINY>(s.x.select_nonneg(one, e), one.add(e));
+    let coef = one.add(s.pw.sub(one).mul_if::<TINY>(s.y));
+    s.w.mul_if::<TINY>(coef.mul_if::<TINY>(sig).sub(s.pw.mul_if::<TINY>(s.y)))
 }
 
 /// Losses (into `losses` when it has one slot per element) and their sum.

@@ -42,6 +42,8 @@ pub trait Real:
     const MIN_POSITIVE: Self;
     /// [`Lanes::mul_tiny`]'s cap: values at or above it take the plain product.
     const TINY_E_MAX: Self;
+    /// About `-ln(TINY_E_MAX)`: `exp(-t)` is below [`Real::TINY_E_MAX`] for larger `t`.
+    const TINY_EXP_ARG: Self;
 
     /// This type's vector on instruction set `I`.
     type V<I: Isa>: Lanes<Self>;
@@ -59,7 +61,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $v:ident, $lo:expr, $cap:expr) => {
+    ($t:ty, $v:ident, $lo:expr, $cap:expr, $cap_arg:expr) => {
         impl Real for $t {
             type V<I: Isa> = I::$v;
 
@@ -73,6 +75,7 @@ macro_rules! impl_real {
             const EXP_IN_RANGE_LO: Self = $lo;
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             const TINY_E_MAX: Self = $cap;
+            const TINY_EXP_ARG: Self = $cap_arg;
 
             #[inline]
             #[allow(clippy::cast_lossless)]
@@ -102,11 +105,13 @@ impl_real!(
     f32,
     F32,
     crate::simd::math::EXP_IN_RANGE_LO_F32,
-    crate::simd::math::TINY_E_MAX_F32
+    crate::simd::math::TINY_E_MAX_F32,
+    41.588_83 // 60 ln 2
 );
 impl_real!(
     f64,
     F64,
     crate::simd::math::EXP_IN_RANGE_LO_F64,
-    crate::simd::math::TINY_E_MAX_F64
+    crate::simd::math::TINY_E_MAX_F64,
+    623.832_462_503_950_8 // 900 ln 2
 );

@@ -38,15 +38,26 @@ pub struct Step<V> {
 }
 
 /// An elementwise loss: its value and its gradient (before the grad_output scale).
+///
+/// `TINY` steps are those [`PointLoss::tiny`] flags: their products and quotients take
+/// [`Lanes::mul_if`] and [`Lanes::div_if`]'s assist-free forms, with the same bits.
 pub trait PointLoss: Copy + Send + Sync {
     /// The loss lanes.
-    fn loss<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V;
+    fn loss<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V;
     /// The gradient lanes for grad_output 1.
-    fn grad<T: Real, V: Lanes<T>>(self, s: Step<V>) -> V;
+    fn grad<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V;
     /// Both, sharing what they have in common; the same bits as [`Self::loss`] and [`Self::grad`].
     #[inline(always)]
-    fn both<T: Real, V: Lanes<T>>(self, s: Step<V>) -> (V, V) {
-        (self.loss::<T, V>(s), self.grad::<T, V>(s))
+    fn both<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> (V, V) {
+        (self.loss::<T, V, TINY>(s), self.grad::<T, V, TINY>(s))
+    }
+    /// Whether this step's inputs may give subnormal operands or results, each a microcode
+    /// assist on x86, where the path has assist-free forms ([`Lanes::assist_free_pays`]): the
+    /// step is then computed as `TINY`. A test of one or two compares; ordinary data fails it.
+    #[inline(always)]
+    fn tiny<T: Real, V: Lanes<T>>(self, s: Step<V>) -> bool {
+        let _ = s;
+        false
     }
     /// Whether inputs and targets must lie in `[0, 1]`: then [`run`] checks every element in the
     /// same pass (no separate pass over memory) and reports whether all were.
@@ -178,21 +189,29 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
         if L::UNIT_INTERVAL {
             outside |= s.x.any_outside_unit() | s.y.any_outside_unit();
         }
+        let tiny = loss.tiny::<T, V>(s);
         let l = if store_grad {
-            let (l, g) = if want_loss {
-                loss.both::<T, V>(s)
+            let (l, g) = if tiny {
+                loss_and_grad::<T, V, L, true>(loss, s, want_loss)
             } else {
-                (V::splat(T::ZERO), loss.grad::<T, V>(s))
+                loss_and_grad::<T, V, L, false>(loss, s, want_loss)
             };
             let sv = if go.is_empty() {
                 uniform
             } else {
                 ld(go, i, len, T::ZERO)
             };
-            st(g.mul(sv), grad, i, len);
+            let g = if tiny {
+                g.mul_assist_free(sv)
+            } else {
+                g.mul(sv)
+            };
+            st(g, grad, i, len);
             l
+        } else if tiny {
+            loss.loss::<T, V, true>(s)
         } else {
-            loss.loss::<T, V>(s)
+            loss.loss::<T, V, false>(s)
         };
         if store_loss {
             st(l, losses, i, len);
@@ -210,22 +229,54 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     )
 }
 
+/// The loss lanes (0 unless `want_loss`) and the gradient lanes of one step.
+#[inline(always)]
+fn loss_and_grad<T: Real, V: Lanes<T>, L: PointLoss, const TINY: bool>(
+    loss: L,
+    s: Step<V>,
+    want_loss: bool,
+) -> (V, V) {
+    if want_loss {
+        loss.both::<T, V, TINY>(s)
+    } else {
+        (V::splat(T::ZERO), loss.grad::<T, V, TINY>(s))
+    }
+}
+
 /// `ln(1 + u)` for `u >= -1`: `ln(1 + u)` corrected by `(u - ((1 + u) - 1)) / (1 + u)`, which
 /// recovers the low bits lost in forming `1 + u` (the correction is dropped where `1 + u == 0`).
 /// With `FINITE` the caller knows that in each lane it keeps, `1 + u` is finite and
 /// non-negative or `u` is NaN, so the log takes [`Lanes::ln_finite`]: the same bits where
 /// `1 + u` is finite, and where `u` is NaN the correction is NaN, which the sum keeps.
 #[inline(always)]
-pub fn ln_1p<T: Real, V: Lanes<T>, const FINITE: bool>(u: V) -> V {
-    let (a, correction) = ln_1p_parts::<T, V>(u);
+pub fn ln_1p<T: Real, V: Lanes<T>, const FINITE: bool, const TINY: bool>(u: V) -> V {
+    let (a, correction) = ln_1p_parts::<T, V, TINY>(u);
     let ln_a = if FINITE { a.ln_finite() } else { a.ln() };
     ln_a.add(correction)
 }
 
 /// [`ln_1p`]'s `1 + u` and its correction: `ln_1p(u)` is `ln(1 + u) + correction`.
 #[inline(always)]
-pub fn ln_1p_parts<T: Real, V: Lanes<T>>(u: V) -> (V, V) {
+pub fn ln_1p_parts<T: Real, V: Lanes<T>, const TINY: bool>(u: V) -> (V, V) {
     let one = V::splat(T::ONE);
     let a = one.add(u);
-    (a, u.sub(a.sub(one)).div(a).zero_where_zero(a))
+    (
+        a,
+        div_near_one::<T, V, TINY>(u.sub(a.sub(one)), a).zero_where_zero(a),
+    )
+}
+
+/// `num / den` for lanes where `den` is exactly 1 whenever `num` may be tiny, and `num`, `den`
+/// and the quotient are normal (or zero) elsewhere: `ln_1p`'s correction (`1 + u` is 1 for
+/// `|u| <= 2^-25`, and otherwise `u - ((1 + u) - 1)` is 0 or a multiple of `ulp(u)`) and the
+/// sigmoid's `e / (1 + e)`. A `TINY` step divides only the other lanes and takes `num` itself
+/// where `den` is 1, without an assist and without widening; the bits are those of the
+/// division, but for the sign of a zero correction, which every caller adds to a log of 1 (+0).
+#[inline(always)]
+pub fn div_near_one<T: Real, V: Lanes<T>, const TINY: bool>(num: V, den: V) -> V {
+    if !TINY {
+        return num.div(den);
+    }
+    let kept = num.zero_where_zero(den.sub(V::splat(T::ONE)));
+    kept.div(den).add(num.sub(kept))
 }

@@ -37,7 +37,7 @@ use std::arch::x86_64::{
     _mm_movehl_ps, _mm_prefetch, _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ,
     _CMP_NLE_UQ, _CMP_UNORD_Q, _MM_HINT_T0,
 };
-use tiny::{mul_tiny4d, mul_tiny8};
+use tiny::{any_between8, div_wide8, mul_tiny4d, mul_tiny8, mul_wide8};
 
 /// Proof that the CPU supports AVX2 and FMA (zero-sized; made only by `dispatch_on`).
 #[derive(Clone, Copy, Debug)]
@@ -344,6 +344,24 @@ impl Lanes<f32> for F32x16 {
                 _mm256_maskstore_ps(p.add(8), m1, self.0[1]);
             }
         }
+    }
+    #[inline(always)]
+    fn mul_assist_free(self, o: Self) -> Self {
+        let ([a0, a1], [b0, b1]) = (self.0, o.0);
+        // SAFETY: AVX2 and FMA are available (module docs).
+        unsafe { F32x16([mul_wide8(a0, b0), mul_wide8(a1, b1)]) }
+    }
+    #[inline(always)]
+    fn div_assist_free(self, o: Self) -> Self {
+        let ([a0, a1], [b0, b1]) = (self.0, o.0);
+        // SAFETY: AVX2 and FMA are available (module docs).
+        unsafe { F32x16([div_wide8(a0, b0), div_wide8(a1, b1)]) }
+    }
+    #[inline(always)]
+    fn assist_free_pays(self, lo: Self, hi: Self) -> bool {
+        let ([v0, v1], [l0, l1], [h0, h1]) = (self.0, lo.0, hi.0);
+        // SAFETY: AVX2 and FMA are available (module docs).
+        unsafe { any_between8(v0, l0, h0) | any_between8(v1, l1, h1) }
     }
     #[inline(always)]
     fn reduce_max(self) -> f32 {

@@ -36,7 +36,7 @@ use std::arch::x86_64::{
     _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
     _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
 };
-use tiny::{mul_tiny16, mul_tiny8d};
+use tiny::{any_between16, div_wide16, mul_tiny16, mul_tiny8d, mul_wide16};
 
 /// Proof that the CPU supports AVX-512F, AVX2 and FMA (zero-sized; made only by `dispatch_on`).
 #[derive(Clone, Copy, Debug)]
@@ -276,6 +276,21 @@ impl Lanes<f32> for F32x16 {
         mul_tiny16
     );
 
+    #[inline(always)]
+    fn mul_assist_free(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module docs).
+        unsafe { F32x16(mul_wide16(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn div_assist_free(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module docs).
+        unsafe { F32x16(div_wide16(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn assist_free_pays(self, lo: Self, hi: Self) -> bool {
+        // SAFETY: AVX-512F is available (module docs).
+        unsafe { any_between16(self.0, lo.0, hi.0) }
+    }
     #[inline(always)]
     fn reduce_max(self) -> f32 {
         // SAFETY: AVX-512F and AVX are available (module docs). The portable tree: lanes i/i+8

@@ -96,6 +96,53 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
         let _ = below;
         self.mul(a)
     }
+    /// Lane-wise `self * o`, bitwise equal to [`Lanes::mul`], without a microcode assist where
+    /// an operand or the product is subnormal, on paths that can: x86 float32 forms the product
+    /// in float64 and rounds it once by the conversion (`simd/avx512/tiny.rs`). It costs several
+    /// plain products, so kernels take it only for vectors that [`Lanes::assist_free_pays`]
+    /// flags. Elsewhere (float64, and CPUs that handle subnormals in hardware) it is `mul`.
+    #[inline(always)]
+    #[must_use]
+    fn mul_assist_free(self, o: Self) -> Self {
+        self.mul(o)
+    }
+    /// Lane-wise `self / o`, bitwise equal to [`Lanes::div`]; assist-free as
+    /// [`Lanes::mul_assist_free`].
+    #[inline(always)]
+    #[must_use]
+    fn div_assist_free(self, o: Self) -> Self {
+        self.div(o)
+    }
+    /// [`Lanes::mul`], or with `ASSIST_FREE` [`Lanes::mul_assist_free`]: the same bits.
+    #[inline(always)]
+    #[must_use]
+    fn mul_if<const ASSIST_FREE: bool>(self, o: Self) -> Self {
+        if ASSIST_FREE {
+            self.mul_assist_free(o)
+        } else {
+            self.mul(o)
+        }
+    }
+    /// [`Lanes::div`], or with `ASSIST_FREE` [`Lanes::div_assist_free`]: the same bits.
+    #[inline(always)]
+    #[must_use]
+    fn div_if<const ASSIST_FREE: bool>(self, o: Self) -> Self {
+        if ASSIST_FREE {
+            self.div_assist_free(o)
+        } else {
+            self.div(o)
+        }
+    }
+    /// True when some lane lies in the open interval `(lo, hi)` and this path's
+    /// [`Lanes::mul_assist_free`] and [`Lanes::div_assist_free`] differ from `mul` and `div`:
+    /// a kernel whose subnormal operands or results come from such lanes then takes them for
+    /// the vector. Always false on the other paths.
+    #[inline(always)]
+    #[must_use]
+    fn assist_free_pays(self, lo: Self, hi: Self) -> bool {
+        let _ = (lo, hi);
+        false
+    }
     /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
     #[must_use]
     fn ln(self) -> Self;

@@ -25,13 +25,18 @@
 //! NaN inputs are returned unchanged. Measured error: <= 1 ULP (see tests).
 //!
 //! # ln
-//! fdlibm / musl algorithm: scale subnormals by `2^23` (`2^54` for f64),
-//! write `x = m·2^k` with `m ∈ [√½, √2)` by integer arithmetic on the bits,
+//! fdlibm / musl algorithm: scale subnormals up to normals, write `x = m·2^k` with `m ∈ [√½, √2)` by integer arithmetic on the bits,
 //! `f = m - 1` (exact), `s = f/(2+f)`, `R(s²)` the fdlibm Remez polynomial
 //! (|error| < 2^-34.2 f32, 2^-58.5 f64), and
 //! `ln x = k·ln2_hi + (f - hfsq + (s·(hfsq + R) + k·ln2_lo))`, `hfsq = f²/2`.
 //! `ln(±0) = -inf`, `ln(x<0) = NaN`, `ln(+inf) = +inf`, `ln(NaN) = NaN`
 //! (input returned), `ln(1) = +0` exactly. Measured error: <= 1 ULP.
+//!
+//! A subnormal `x = b·2^-149` (f32; `2^-1074` for f64) is scaled to `b = x·2^149` without a
+//! multiply, which on x86 would read a subnormal and cost an assist: `b`'s bits OR-ed into
+//! `2^23`'s give the float `2^23 + b`, and subtracting `2^23` leaves `b` exactly (f64: `2^52`).
+//! Any exact power-of-two scaling gives the same `m` and `k`, so the bits are those of fdlibm's
+//! `x·2^54` route.
 //!
 //! # Subnormal results on x86
 //! A result below the smallest normal (`k <= -126` for f32, `-1022` for f64,
@@ -46,36 +51,46 @@
 //! subnormals in hardware) and the scalar reference keep the product.
 //!
 //! # Products of tiny values on x86
-//! A product with a subnormal operand or result takes the same assist (NumPy
-//! here: 5.8 ns per f32 element for `subnormal * 2^100`, 0.3 ns for normal
-//! operands; sums and compares of subnormals are free). Softmax's `e · (1/s)`
-//! of a subnormal or tiny exp is such a product, so `Lanes::mul_tiny` forms
-//! `RN(e·a)` for lanes with `0 < e < min(below, TINY_E_MAX)` and `|a|` 0 or
-//! in `[TINY_A_MIN, TINY_A_MAX]` without one (AVX2 and AVX-512; elsewhere it
-//! is `mul`):
-//! - `A = e·2^149` (`2^1074` for f64), exactly: a subnormal's bits are its
-//!   value in units of `2^-149`, read as a float by OR-ing them into `2^23` and
-//!   subtracting `2^23`; a normal `e` gets 149 added to its exponent field.
-//!   `A` is an integer below `2^89` (`2^174`);
+//! A product or quotient with a subnormal operand or result takes the same
+//! assist (NumPy here: 5.8 ns per f32 element for `subnormal * 2^100`, 0.3 ns
+//! for normal operands; sums, compares and conversions of subnormals are free).
+//! Softmax's `e · (1/s)` of a subnormal or tiny exp is such a product, and so
+//! are the binary losses' products of tiny probabilities and of `exp(-|x|)`
+//! for large logits. On AVX2 and AVX-512 (elsewhere these are `mul`/`div`):
+//!
+//! **float32** widens: the product of two f32 is exact in f64 (48 bits, at
+//! least `2^-298`), and converting it back rounds once, into the subnormal
+//! range where it belongs. A quotient rounds twice (53 bits, then f32), which
+//! is innocuous since `53 >= 2·24 + 2`. So `Lanes::mul_assist_free`,
+//! `div_assist_free` and `mul_tiny`'s tiny vectors are the plain operation's
+//! bits, at the cost of a few conversions.
+//!
+//! **float64** has no wider type. `Lanes::mul_tiny` forms `RN(e·a)` for lanes
+//! with `0 < e < min(below, TINY_E_MAX)` and `|a|` 0 or in
+//! `[TINY_A_MIN, TINY_A_MAX]` from normal numbers and integers:
+//! - `A = e·2^1074`, exactly: a subnormal's bits are its value in units of
+//!   `2^-1074`, read as a float by OR-ing them into `2^52` and subtracting
+//!   `2^52`; a normal `e` gets 1074 added to its exponent field. `A` is an
+//!   integer below `2^174`;
 //! - `f = RN(A·|a|)` and `err = A·|a| - f`, exact by one FMA (`A` is an
-//!   integer and `ulp(|a|) >= 2^-83` (`2^-952`), so the product's low bits are
+//!   integer and `ulp(|a|) >= 2^-952`, so the product's low bits are
 //!   representable, as normal numbers);
-//! - `f >= 2^23` (`2^52`): the result is normal, and `f·2^-149` is it, exactly
-//!   (149 off `f`'s exponent field);
-//! - otherwise the result is `RN_int(A·|a|)` units of `2^-149`, which is its bit
-//!   pattern. `f + 2^23` rounds `f` to an integer; that double rounding differs
-//!   from the single one only when `f` is itself a tie (`ulp(f) <= 1/2` below
-//!   `2^23`, so rounding to `f` cannot cross a midpoint without landing on it),
-//!   and then the sign of `err` says which way the true product lies;
+//! - `f >= 2^52`: the result is normal, and `f·2^-1074` is it, exactly (1074
+//!   off `f`'s exponent field);
+//! - otherwise the result is `RN_int(A·|a|)` units of `2^-1074`, which is its
+//!   bit pattern. `f + 2^52` rounds `f` to an integer; that double rounding
+//!   differs from the single one only when `f` is itself a tie (`ulp(f) <= 1/2`
+//!   below `2^52`, so rounding to `f` cannot cross a midpoint without landing
+//!   on it), and then the sign of `err` says which way the true product lies;
 //! - the sign of `a` is OR-ed in last (rounding to nearest is symmetric).
 //!
 //! No product in this has a subnormal operand or result: the lanes a product
 //! does not serve get 0 first, and powers of two go to exponent fields by
-//! integer arithmetic. So
-//! the bits are those of the plain product for every input, and `below` only
-//! chooses which lanes avoid the assist: kernels pass `MIN_POSITIVE / |a|`
-//! (the exps whose products are subnormal), at least `MIN_POSITIVE` (subnormal
-//! operands), capped at `TINY_E_MAX`.
+//! integer arithmetic. So the bits are those of the plain product for every
+//! input, and `below` only chooses which lanes avoid the assist: kernels pass
+//! `MIN_POSITIVE / |a|` (the exps whose products are subnormal), at least
+//! `MIN_POSITIVE` (subnormal operands), capped at `TINY_E_MAX`. float64's
+//! `mul_assist_free` and `div_assist_free` are still the plain operations.
 //!
 //! # exp on a known range
 //! `Lanes::exp_in_range` serves arguments known to lie in
@@ -103,13 +118,9 @@
 pub const LANES: usize = 16;
 
 // ---- `Lanes::mul_tiny` bounds (see "Products of tiny values on x86") ----
-/// `2^-60`: lanes at or above it take the plain product (so `e·2^149 < 2^89`).
+/// `2^-60`: lanes at or above it take the plain product (f32 needs no cap; kernels use it to
+/// skip the test for rows whose exps cannot be tiny).
 pub const TINY_E_MAX_F32: f32 = pow2_f32(-60);
-/// `2^-60`: a smaller nonzero `|a|` takes the plain product (so `A·|a|` has no bits below
-/// `2^-83`).
-pub const TINY_A_MIN_F32: f32 = pow2_f32(-60);
-/// `2^38`: a larger `|a|` takes the plain product (so `A·|a| < 2^127`).
-pub const TINY_A_MAX_F32: f32 = pow2_f32(38);
 /// `2^-900`: lanes at or above it take the plain product (so `e·2^1074 < 2^174`).
 pub const TINY_E_MAX_F64: f64 = pow2_f64(-900);
 /// `2^-900`: a smaller nonzero `|a|` takes the plain product (so `A·|a|` has no bits below
@@ -176,8 +187,9 @@ pub(super) const EXP_Q_F64: [f64; 10] = [
 ];
 
 // ---- f32 ln constants (musl logf) ----
-pub(super) const LN_SUB_SCALE_F32: f32 = 8_388_608.0; // 2^23
-pub(super) const LN_SUB_K_F32: i32 = 23;
+/// `2^23`, whose bits OR-ed with a subnormal's give `2^23 + x·2^149`.
+pub(super) const LN_SUB_BIAS_F32: f32 = 8_388_608.0;
+pub(super) const LN_SUB_K_F32: i32 = 149;
 pub(super) const SQRT_HALF_BITS_F32: u32 = 0x3f35_04f3;
 pub(super) const LN_OFF_F32: u32 = 0x3f80_0000 - SQRT_HALF_BITS_F32;
 pub(super) const LN_LN2_HI_F32: f32 = f32::from_bits(0x3f31_7180);
@@ -190,8 +202,9 @@ pub(super) const LG_F32: [f32; 4] = [
 ];
 
 // ---- f64 ln constants (fdlibm e_log.c) ----
-pub(super) const LN_SUB_SCALE_F64: f64 = 18_014_398_509_481_984.0; // 2^54
-pub(super) const LN_SUB_K_F64: i64 = 54;
+/// `2^52`, whose bits OR-ed with a subnormal's give `2^52 + x·2^1074`.
+pub(super) const LN_SUB_BIAS_F64: f64 = 4_503_599_627_370_496.0;
+pub(super) const LN_SUB_K_F64: i64 = 1074;
 pub(super) const SQRT_HALF_BITS_F64: u64 = 0x3fe6_a09e_667f_3bcd;
 pub(super) const LN_OFF_F64: u64 = 0x3ff0_0000_0000_0000 - SQRT_HALF_BITS_F64;
 pub(super) const LN_LN2_HI_F64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -272,7 +285,8 @@ pub fn exp_f64(x: f64) -> f64 {
 pub fn ln_f32(x: f32) -> f32 {
     let sub = x < f32::MIN_POSITIVE;
     let (xs, kadj) = if sub {
-        (x * LN_SUB_SCALE_F32, 127 + LN_SUB_K_F32)
+        let biased = f32::from_bits(x.to_bits() | LN_SUB_BIAS_F32.to_bits());
+        (biased - LN_SUB_BIAS_F32, 127 + LN_SUB_K_F32)
     } else {
         (x, 127)
     };
@@ -308,7 +322,8 @@ pub fn ln_f32(x: f32) -> f32 {
 pub fn ln_f64(x: f64) -> f64 {
     let sub = x < f64::MIN_POSITIVE;
     let (xs, kadj) = if sub {
-        (x * LN_SUB_SCALE_F64, 1023 + LN_SUB_K_F64)
+        let biased = f64::from_bits(x.to_bits() | LN_SUB_BIAS_F64.to_bits());
+        (biased - LN_SUB_BIAS_F64, 1023 + LN_SUB_K_F64)
     } else {
         (x, 1023)
     };

@@ -2,13 +2,17 @@
 //! and other tiny values (every subnormal exponent, normals up to past the route's cap) times
 //! softmax-like factors, large, negative, zero, subnormal, infinite and NaN factors, under the
 //! kernels' `below` hint and under hints that send every or no lane down the assist-free route.
-//! The test also counts the lanes that took that route with a subnormal and a normal result, and
-//! those whose rounding needed the tie correction in each direction, and requires each to occur.
+//! For f64, whose route is integer arithmetic, the test also counts the lanes that took it with a
+//! subnormal and a normal result, and those whose rounding needed the tie correction in each
+//! direction, and requires each to occur (f32 widens to f64 instead: no ties to correct).
+//!
+//! `mul_assist_free` and `div_assist_free` give the bits of `mul` and `div` on every path, for
+//! operands drawn from every class of bit pattern, and `assist_free_pays` finds the lanes in its
+//! interval exactly on the paths where those differ from `mul` and `div` (x86 f32).
 
-use super::math::{
-    TINY_A_MAX_F32, TINY_A_MAX_F64, TINY_A_MIN_F32, TINY_A_MIN_F64, TINY_E_MAX_F32, TINY_E_MAX_F64,
-};
+use super::math::{pow2_f32, TINY_A_MAX_F64, TINY_A_MIN_F64, TINY_E_MAX_F32, TINY_E_MAX_F64};
 use super::tests::Rng;
+use super::Path;
 use super::{dispatch_on, supported, Isa, Kernel, Lanes};
 
 /// Lanes per factor and hint (reduced in debug builds).
@@ -24,6 +28,9 @@ trait Elem: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     const E_MAX: Self;
     const A_MIN: Self;
     const A_MAX: Self;
+    /// Whether x86's `mul_tiny` forms this type's products by integer arithmetic (f64), whose
+    /// coverage the test counts, rather than in a wider type (f32).
+    const INTEGER_ROUTE: bool;
     /// Mantissa bits (23, 52): the shifter is `2^MANT`, a subnormal's scale `2^(MANT + BIAS - 1)`.
     const MANT: u32;
     fn bits(self) -> u64;
@@ -31,17 +38,20 @@ trait Elem: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
     fn product(self, a: Self) -> Self;
+    fn quotient(self, a: Self) -> Self;
     /// `(f, err)`: `RN(A |a|)` and its exact error, with `A = e 2^(MANT + BIAS - 1)` (exact).
     fn scaled_product(self, a: Self) -> (Self, Self);
 }
 
 macro_rules! elem {
-    ($t:ty, $u:ty, $mant:literal, $scale:expr, $e_max:expr, $a_min:expr, $a_max:expr) => {
+    ($t:ty, $u:ty, $mant:literal, $scale:expr, $e_max:expr, $a_min:expr, $a_max:expr,
+     $integer:literal) => {
         impl Elem for $t {
             const MIN_POSITIVE: $t = <$t>::MIN_POSITIVE;
             const E_MAX: $t = $e_max;
             const A_MIN: $t = $a_min;
             const A_MAX: $t = $a_max;
+            const INTEGER_ROUTE: bool = $integer;
             const MANT: u32 = $mant;
             fn bits(self) -> u64 {
                 u64::from(self.to_bits())
@@ -60,6 +70,9 @@ macro_rules! elem {
             fn product(self, a: $t) -> $t {
                 self * a
             }
+            fn quotient(self, a: $t) -> $t {
+                self / a
+            }
             fn scaled_product(self, a: $t) -> ($t, $t) {
                 let big_a = self * $scale.0 * $scale.1;
                 let f = big_a * a.abs();
@@ -75,8 +88,9 @@ elem!(
     23,
     (2f32.powi(100), 2f32.powi(49)),
     TINY_E_MAX_F32,
-    TINY_A_MIN_F32,
-    TINY_A_MAX_F32
+    pow2_f32(-60),
+    pow2_f32(38),
+    false
 );
 elem!(
     f64,
@@ -85,7 +99,8 @@ elem!(
     (2f64.powi(600), 2f64.powi(474)),
     TINY_E_MAX_F64,
     TINY_A_MIN_F64,
-    TINY_A_MAX_F64
+    TINY_A_MAX_F64,
+    true
 );
 
 /// A tiny positive value: a random subnormal, or a normal with a random exponent from the
@@ -235,7 +250,7 @@ where
                 }
             }
             // Coverage of the route (the lanes it serves under an unbounded hint).
-            if hint == 1 {
+            if hint == 1 && T::INTEGER_ROUTE {
                 for (&e, &a) in e.iter().zip(&a) {
                     let (ef, af) = (e.to_f64(), a.to_f64().abs());
                     let a_ok = af == 0.0 || (af >= T::A_MIN.to_f64() && af <= T::A_MAX.to_f64());
@@ -263,39 +278,39 @@ where
 
 #[test]
 fn mul_tiny_is_the_plain_product() {
-    for (name, seen) in [("f32", check::<f32>(21)), ("f64", check::<f64>(22))] {
-        println!("{name}: assist-free route {seen:?}");
-        assert!(
-            seen.subnormal > 1000 && seen.normal > 1000 && seen.tie_up > 0 && seen.tie_down > 0,
-            "{name}: the inputs missed part of the route: {seen:?}"
-        );
-    }
+    check::<f32>(21);
+    let seen = check::<f64>(22);
+    println!("f64: assist-free route {seen:?}");
+    assert!(
+        seen.subnormal > 1000 && seen.normal > 1000 && seen.tie_up > 0 && seen.tie_down > 0,
+        "f64: the inputs missed part of the route: {seen:?}"
+    );
 }
 
-/// The two tie corrections, on inputs built to need them: `f` lands on a half-integer whose
-/// even neighbour is on the wrong side of the true product (`A (1 - 2^-24)` with `A = 2^22 + 1`
-/// is `2^22 + 0.75 - 2^-24`, which rounds to `f = 2^22 + 0.5`, whose even neighbour is `2^22`;
-/// `A (1 - 2^-23)` with `A = 2^22 + 2` is `2^22 + 1.5 - 2^-22`, rounding to `2^22 + 1.5`, whose
-/// even neighbour is `2^22 + 2`). Rounding `f` alone gives the wrong bits in both.
+/// f64's two tie corrections, on inputs built to need them: `f` lands on a half-integer whose
+/// even neighbour is on the wrong side of the true product (`A (1 - 2^-53)` with `A = 2^51 + 1`
+/// is `2^51 + 0.75 - 2^-53`, which rounds to `f = 2^51 + 0.5`, whose even neighbour is `2^51`;
+/// `A (1 - 2^-52)` with `A = 2^51 + 2` is `2^51 + 1.5 - 2^-51`, rounding to `2^51 + 1.5`, whose
+/// even neighbour is `2^51 + 2`). Rounding `f` alone gives the wrong bits in both.
 #[test]
 fn mul_tiny_corrects_ties_in_both_directions() {
-    for (units, a) in [(1 << 22) + 1, (1 << 22) + 2]
+    for (units, a) in [(1u64 << 51) + 1, (1 << 51) + 2]
         .into_iter()
-        .zip([1.0 - f32::EPSILON / 2.0, 1.0 - f32::EPSILON])
+        .zip([1.0 - f64::EPSILON / 2.0, 1.0 - f64::EPSILON])
     {
-        let e = f32::from_bits(units);
+        let e = f64::from_bits(units);
         let (f, err) = e.scaled_product(a);
         assert_eq!(f - f.floor(), 0.5, "{a}: f = {f} is not a tie");
         assert_ne!(err, 0.0);
         let want = e * a;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let naive = ((f + 8_388_608.0) - 8_388_608.0) as u32;
+        let naive = ((f + 4_503_599_627_370_496.0) - 4_503_599_627_370_496.0) as u64;
         assert_ne!(
             naive,
             want.to_bits(),
             "{a}: the tie does not need correcting"
         );
-        let (e16, a16, below) = ([e; 16], [a; 16], [f32::INFINITY; 16]);
+        let (e16, a16, below) = ([e; 16], [a; 16], [f64::INFINITY; 16]);
         for &path in &supported() {
             let got = dispatch_on(
                 path,
@@ -308,4 +323,117 @@ fn mul_tiny_corrects_ties_in_both_directions() {
             assert_eq!(got[0].to_bits(), want.to_bits(), "[{}] {a}", path.name());
         }
     }
+}
+
+/// `mul_assist_free`, `div_assist_free` and `assist_free_pays` lane by lane: products,
+/// quotients, and per vector whether it pays.
+struct Arith<'a, T> {
+    a: &'a [T],
+    b: &'a [T],
+    lo: T,
+    hi: T,
+}
+
+#[inline(always)]
+fn arith<T: Copy + Default, V: Lanes<T>>(p: &Arith<'_, T>) -> (Vec<T>, Vec<T>, Vec<bool>) {
+    let (mut prod, mut quot) = (vec![T::default(); p.a.len()], vec![T::default(); p.a.len()]);
+    let mut pays = Vec::new();
+    for (((m, q), a), b) in prod
+        .chunks_exact_mut(V::N)
+        .zip(quot.chunks_exact_mut(V::N))
+        .zip(p.a.chunks_exact(V::N))
+        .zip(p.b.chunks_exact(V::N))
+    {
+        let (a, b) = (V::load(a), V::load(b));
+        a.mul_assist_free(b).store(m);
+        a.div_assist_free(b).store(q);
+        pays.push(a.assist_free_pays(V::splat(p.lo), V::splat(p.hi)));
+    }
+    (prod, quot, pays)
+}
+
+impl Kernel for Arith<'_, f32> {
+    type Output = (Vec<f32>, Vec<f32>, Vec<bool>);
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Self::Output {
+        arith::<f32, I::F32>(&self)
+    }
+}
+
+impl Kernel for Arith<'_, f64> {
+    type Output = (Vec<f64>, Vec<f64>, Vec<bool>);
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Self::Output {
+        arith::<f64, I::F64>(&self)
+    }
+}
+
+/// An operand from every class of bit pattern: subnormal, tiny and ordinary normals, large,
+/// zero, infinite, NaN, and values near 1; either sign.
+fn operand<T: Elem>(rng: &mut Rng) -> T {
+    let mant = (1u64 << T::MANT) - 1;
+    let inf = T::from_f64(f64::INFINITY).bits();
+    let sign = if rng.next() & 1 == 1 {
+        T::from_f64(-0.0).bits()
+    } else {
+        0
+    };
+    let v = match rng.next() % 8 {
+        0 | 1 => 1 + rng.next() % mant,
+        2 | 3 => T::from_f64(2f64.powf(-40.0 * rng.unit())).bits(),
+        4 => T::from_f64(1.0 - rng.unit() * 1e-6).bits(),
+        5 => [0, inf, T::from_f64(f64::NAN).bits()][(rng.next() % 3) as usize],
+        _ => ((1 + rng.next() % ((inf >> T::MANT) - 1)) << T::MANT) | (rng.next() & mant),
+    };
+    T::from_bits64(v | sign)
+}
+
+fn check_arith<T: Elem + Default>(seed: u64)
+where
+    for<'a> Arith<'a, T>: Kernel<Output = (Vec<T>, Vec<T>, Vec<bool>)>,
+{
+    let mut rng = Rng(seed);
+    let n = LANES;
+    let a: Vec<T> = (0..n).map(|_| operand(&mut rng)).collect();
+    let b: Vec<T> = (0..n).map(|_| operand(&mut rng)).collect();
+    let (lo, hi) = (T::from_f64(0.0), T::E_MAX);
+    let lanes = 64 / std::mem::size_of::<T>();
+    for &path in &supported() {
+        let (prod, quot, pays) = dispatch_on(
+            path,
+            Arith {
+                a: &a,
+                b: &b,
+                lo,
+                hi,
+            },
+        );
+        for i in 0..n {
+            for (got, want, op) in [
+                (prod[i], a[i].product(b[i]), "*"),
+                (quot[i], a[i].quotient(b[i]), "/"),
+            ] {
+                assert!(
+                    got.bits() == want.bits(),
+                    "[{}] {:?} {op} {:?} = {got:?}, want {want:?}",
+                    path.name(),
+                    a[i],
+                    b[i]
+                );
+            }
+        }
+        let widened = !T::INTEGER_ROUTE && matches!(path, Path::Avx2 | Path::Avx512);
+        for (v, &p) in a.chunks_exact(lanes).zip(&pays) {
+            let inside = v
+                .iter()
+                .any(|x| x.to_f64() > lo.to_f64() && x.to_f64() < hi.to_f64());
+            assert_eq!(p, widened && inside, "[{}] {v:?}", path.name());
+        }
+    }
+}
+
+#[test]
+fn assist_free_arithmetic_is_the_plain_arithmetic() {
+    check_arith::<f32>(31);
+    check_arith::<f64>(32);
 }

@@ -19,10 +19,11 @@ use std::arch::x86_64::{
     _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64,
     _mm256_cvtepi32_ps, _mm256_div_pd, _mm256_div_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
     _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd,
-    _mm256_mul_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd,
-    _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_slli_epi64,
-    _mm256_srai_epi32, _mm256_srli_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm256_sub_epi64,
-    _mm256_sub_pd, _mm256_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+    _mm256_mul_ps, _mm256_or_pd, _mm256_or_ps, _mm256_or_si256, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps,
+    _mm256_slli_epi32, _mm256_slli_epi64, _mm256_srai_epi32, _mm256_srli_epi32, _mm256_srli_epi64,
+    _mm256_sub_epi32, _mm256_sub_epi64, _mm256_sub_pd, _mm256_sub_ps, _CMP_EQ_OQ, _CMP_GE_OQ,
+    _CMP_LT_OQ, _CMP_UNORD_Q,
 };
 
 /// exp on 8 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -188,11 +189,8 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
 pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
     let zero = _mm256_setzero_ps();
     let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
-    let xs = _mm256_blendv_ps(
-        x,
-        _mm256_mul_ps(x, _mm256_set1_ps(s::LN_SUB_SCALE_F32)),
-        sub,
-    );
+    let bias = _mm256_set1_ps(s::LN_SUB_BIAS_F32);
+    let xs = _mm256_blendv_ps(x, _mm256_sub_ps(_mm256_or_ps(x, bias), bias), sub);
     let kadj = _mm256_blendv_ps(
         _mm256_set1_ps(127.0),
         _mm256_set1_ps((127 + s::LN_SUB_K_F32) as f32),
@@ -252,11 +250,8 @@ pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
 pub(super) fn ln4d<const ALL: bool>(x: __m256d) -> __m256d {
     let zero = _mm256_setzero_pd();
     let sub = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(f64::MIN_POSITIVE));
-    let xs = _mm256_blendv_pd(
-        x,
-        _mm256_mul_pd(x, _mm256_set1_pd(s::LN_SUB_SCALE_F64)),
-        sub,
-    );
+    let bias = _mm256_set1_pd(s::LN_SUB_BIAS_F64);
+    let xs = _mm256_blendv_pd(x, _mm256_sub_pd(_mm256_or_pd(x, bias), bias), sub);
     let kadj = _mm256_blendv_pd(
         _mm256_set1_pd(1023.0),
         _mm256_set1_pd((1023 + s::LN_SUB_K_F64) as f64),

@@ -141,11 +141,12 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
 pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
     let zero = _mm512_setzero_ps();
     let sub = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(f32::MIN_POSITIVE));
-    let xs = _mm512_mask_blend_ps(
-        sub,
-        x,
-        _mm512_mul_ps(x, _mm512_set1_ps(s::LN_SUB_SCALE_F32)),
-    );
+    let bias = _mm512_set1_ps(s::LN_SUB_BIAS_F32);
+    let biased = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(x),
+        _mm512_castps_si512(bias),
+    ));
+    let xs = _mm512_mask_blend_ps(sub, x, _mm512_sub_ps(biased, bias));
     let kadj = _mm512_mask_blend_ps(
         sub,
         _mm512_set1_ps(127.0),
@@ -205,11 +206,12 @@ pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
 pub(super) fn ln8d<const ALL: bool>(x: __m512d) -> __m512d {
     let zero = _mm512_setzero_pd();
     let sub = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE));
-    let xs = _mm512_mask_blend_pd(
-        sub,
-        x,
-        _mm512_mul_pd(x, _mm512_set1_pd(s::LN_SUB_SCALE_F64)),
-    );
+    let bias = _mm512_set1_pd(s::LN_SUB_BIAS_F64);
+    let biased = _mm512_castsi512_pd(_mm512_or_si512(
+        _mm512_castpd_si512(x),
+        _mm512_castpd_si512(bias),
+    ));
+    let xs = _mm512_mask_blend_pd(sub, x, _mm512_sub_pd(biased, bias));
     let kadj = _mm512_mask_blend_pd(
         sub,
         _mm512_set1_pd(1023.0),

@@ -21,10 +21,10 @@ use std::arch::aarch64::{
     vandq_u32, vandq_u64, vbslq_f32, vbslq_f64, vceqq_f32, vceqq_f64, vcgeq_f32, vcgeq_f64,
     vcltq_f32, vcltq_f64, vcvtq_f32_u32, vcvtq_f64_u64, vdivq_f32, vdivq_f64, vdupq_n_f32,
     vdupq_n_f64, vdupq_n_s32, vdupq_n_s64, vdupq_n_u32, vdupq_n_u64, vfmaq_f32, vfmaq_f64,
-    vminq_f32, vminq_f64, vmulq_f32, vmulq_f64, vreinterpretq_f32_s32, vreinterpretq_f32_u32,
-    vreinterpretq_f64_s64, vreinterpretq_f64_u64, vreinterpretq_s32_f32, vreinterpretq_s64_f64,
-    vreinterpretq_u32_f32, vreinterpretq_u64_f64, vshlq_n_s32, vshlq_n_s64, vshrq_n_s32,
-    vshrq_n_s64, vshrq_n_u32, vshrq_n_u64, vsubq_f32, vsubq_f64, vsubq_s32, vsubq_s64,
+    vminq_f32, vminq_f64, vmulq_f32, vmulq_f64, vorrq_u32, vorrq_u64, vreinterpretq_f32_s32,
+    vreinterpretq_f32_u32, vreinterpretq_f64_s64, vreinterpretq_f64_u64, vreinterpretq_s32_f32,
+    vreinterpretq_s64_f64, vreinterpretq_u32_f32, vreinterpretq_u64_f64, vshlq_n_s32, vshlq_n_s64,
+    vshrq_n_s32, vshrq_n_s64, vshrq_n_u32, vshrq_n_u64, vsubq_f32, vsubq_f64, vsubq_s32, vsubq_s64,
 };
 
 /// exp on 4 lanes; bitwise equal to `math::exp_f32` per lane.
@@ -131,7 +131,12 @@ pub(super) fn exp2d<const IN_RANGE: bool>(x: float64x2_t) -> float64x2_t {
 pub(super) fn ln4(x: float32x4_t) -> float32x4_t {
     let zero = vdupq_n_f32(0.0);
     let sub = vcltq_f32(x, vdupq_n_f32(f32::MIN_POSITIVE));
-    let xs = vbslq_f32(sub, vmulq_f32(x, vdupq_n_f32(s::LN_SUB_SCALE_F32)), x);
+    let bias = vdupq_n_f32(s::LN_SUB_BIAS_F32);
+    let biased = vreinterpretq_f32_u32(vorrq_u32(
+        vreinterpretq_u32_f32(x),
+        vreinterpretq_u32_f32(bias),
+    ));
+    let xs = vbslq_f32(sub, vsubq_f32(biased, bias), x);
     let kadj = vbslq_f32(
         sub,
         vdupq_n_f32((127 + s::LN_SUB_K_F32) as f32),
@@ -174,7 +179,12 @@ pub(super) fn ln4(x: float32x4_t) -> float32x4_t {
 pub(super) fn ln2d(x: float64x2_t) -> float64x2_t {
     let zero = vdupq_n_f64(0.0);
     let sub = vcltq_f64(x, vdupq_n_f64(f64::MIN_POSITIVE));
-    let xs = vbslq_f64(sub, vmulq_f64(x, vdupq_n_f64(s::LN_SUB_SCALE_F64)), x);
+    let bias = vdupq_n_f64(s::LN_SUB_BIAS_F64);
+    let biased = vreinterpretq_f64_u64(vorrq_u64(
+        vreinterpretq_u64_f64(x),
+        vreinterpretq_u64_f64(bias),
+    ));
+    let xs = vbslq_f64(sub, vsubq_f64(biased, bias), x);
     let kadj = vbslq_f64(
         sub,
         vdupq_n_f64((1023 + s::LN_SUB_K_F64) as f64),
