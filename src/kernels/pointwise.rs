@@ -4,6 +4,11 @@
 //! The sum of the losses uses the fixed lane order of [`super::rowops::reduce`] within the chunks
 //! of [`crate::parallel::map_chunks`] (sized by the length alone) and adds the chunk sums in
 //! order, so it is the same for every thread count and every instruction set.
+//!
+//! A step whose inputs may give subnormal operands or results ([`PointLoss::tiny`]: tiny
+//! probabilities, far logits) is computed with x86 float32's assist-free products and quotients
+//! ([`Lanes::mul_if`], [`Lanes::div_if`]); the bits are the same, and ordinary steps pay only
+//! the test.
 
 use super::rowops::{ld, st};
 use super::{GradScale, LossSum, Real};

@@ -26,7 +26,7 @@
 //! inner)` block is processed in tiles of one vector of columns, vectorising across the
 //! contiguous inner axis without a transpose; rows shorter than a vector are processed the same
 //! way, one row per lane, after a transpose on the fly. A tile accumulates each lane's sum in f64
-//! in class order (the tile routes are in [`super::softmax_tile`]).
+//! in class order (the tile routes are in `softmax_tile.rs`).
 
 use super::rowops::{
     exp_sum_ahead, extent, ld, map, scale_raw, st, st_raw, sub_sub, Extent, Factor,
