@@ -27,9 +27,7 @@ use std::arch::x86_64::{
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn mul_tiny16(e: __m512, a: __m512, below: __m512) -> __m512 {
-    let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(e, below);
-    let tiny = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(tiny, e, _mm512_setzero_ps());
-    if tiny == 0 {
+    if !any_between16(e, _mm512_setzero_ps(), below) {
         return _mm512_mul_ps(e, a);
     }
     mul_wide16(e, a)
