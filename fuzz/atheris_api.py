@@ -290,7 +290,7 @@ def expect_finite(name: str, args: list[Any], kw: dict[str, Any]) -> bool:
     x, target = np.asarray(args[-2]), np.asarray(args[-1])
     if "binary" in name:
         return x.size > 0  # mean over nothing is NaN
-    if target.dtype.kind == "f":
+    if target.dtype.kind in "fb":  # bool targets are probabilities too (P5)
         return target.size > 0
     w = kw.get("weight")
     if w is not None:

@@ -94,6 +94,25 @@ def test_p4_a_subnormal_weight_sum_can_overflow_the_float32_mean():
     assert np.isfinite(sl.cross_entropy(x.astype(np.float64), np.array(0), **kw))
 
 
+def test_p5_bool_targets_are_probabilities():
+    # P5 (CI's 60-second atheris run): a harness expectation. A bool target is a probability
+    # target (True is 1.0), never class indices, so its shape must match the input's; the
+    # harness read cross_entropy_backward(-0.0, [-0.375] (big-endian float32), [True],
+    # weight=[0.109375], label_smoothing=1e-300) as class 1 of one class and indexed the weight
+    # with it.
+    x = np.array([-0.375], ">f4")
+    got = sl.cross_entropy_backward(np.float32(-0.0), x, np.array([True]), weight=[0.109375])
+    want = sl.cross_entropy_backward(
+        np.float32(-0.0), x, np.array([1.0], np.float32), weight=[0.109375]
+    )
+    assert got.tobytes() == want.tobytes()
+    x2 = np.array([[0.5, -1.0, 2.0], [0.0, 0.25, -0.5]], np.float32)
+    t = np.array([[True, False, False], [False, False, True]])
+    assert sl.cross_entropy(x2, t) == sl.cross_entropy(x2, t.astype(np.float32))
+    with pytest.raises(ValueError, match="does not match"):
+        sl.cross_entropy(x2, np.array([True, False]))
+
+
 def test_c1_long_row_sums_stay_within_the_lane_summation_bound():
     # C1 (kernels_cross_entropy, CI's 60-second run): a float64 row of 71416 classes alternating
     # 0 and -1e4, all-zero probability targets and label smoothing 5.2e-4, so every q_c is the
