@@ -47,7 +47,16 @@ SCRIPT = textwrap.dedent(
 
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        routes = [((300, 1000), -1), ((4, 530_000), -1), ((3, 21, 40, 40), 1), ((2000, 10), -1)]
+        # Short rows of 10, 23 and 31 classes: tiles or row kernels, as each family's switch
+        # (kernels::tiles::ShortRows) puts them.
+        routes = [
+            ((300, 1000), -1),
+            ((4, 530_000), -1),
+            ((3, 21, 40, 40), 1),
+            ((2000, 10), -1),
+            ((1000, 23), -1),
+            ((700, 31), -1),
+        ]
         for shape, axis in routes:
             x = (rng.standard_normal(shape) * 5).astype(dtype)
             for f in (sl.softmax, sl.log_softmax):
@@ -72,6 +81,7 @@ SCRIPT = textwrap.dedent(
             ((2, 12, 3, 40), 1),  # fewer columns than a whole group of vectors
             ((2, 12, 3, 160), 1),  # whole groups, then a partial one
             ((40, 10), -1),
+            ((40, 27), -1),
         ]
         for shape, axis in edge_routes:
             classes = shape[axis]

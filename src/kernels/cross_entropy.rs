@@ -16,11 +16,16 @@
 use super::cross_entropy_row::contiguous_rows;
 use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
-use super::tiles::{prefetch_ahead, tiles, Tile, TileBufs, GROUP};
+use super::tiles::{prefetch_ahead, tiles, ShortRows, Tile, TileBufs, GROUP};
 use super::{GradScale, Layout, LossSum, Real};
 use crate::parallel;
 use crate::simd::{self, Isa, Kernel, Lanes};
 use std::ops::Range;
+
+/// Contiguous rows with fewer classes take the tile route ([`ShortRows`]): the forward, the
+/// backward and the fused kernel alike, so that their losses and gradients agree bit for bit.
+/// (float64's fused kernel stops gaining from tiles at about 24 classes: `benches/short_rows.py`.)
+const SHORT: ShortRows = ShortRows { f32: 32, f64: 24 };
 
 /// What the logits are compared against.
 #[derive(Clone, Copy, Debug)]
@@ -120,7 +125,14 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
             k0: blocks.start * inner,
         };
         let mut sum = LossSum::default();
-        if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N, 1) {
+        if let Some(tiles) = tiles(
+            blocks.len(),
+            classes,
+            inner,
+            T::V::<I>::N,
+            1,
+            SHORT.below::<T>(),
+        ) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
             let mut group = [(Tile::default(), 0); GROUP];

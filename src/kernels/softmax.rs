@@ -32,7 +32,7 @@ use super::rowops::{
     exp_sum_ahead, extent, ld, map, scale_raw, st, st_raw, sub_sub, Extent, Factor,
 };
 use super::softmax_streamed::{self, PIPELINED_LOG_MIN_BYTES, PIPELINED_MAX_ROW_BYTES};
-use super::tiles::{prefetch_ahead, tiles, LaneSum, TileBufs, SHORT_ROW};
+use super::tiles::{prefetch_ahead, tiles, LaneSum, ShortRows, TileBufs, SHORT_ROW};
 use super::{softmax_tile, streams, Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
@@ -49,6 +49,12 @@ pub const ONLINE_MIN_BYTES: usize = 2 * 1024 * 1024;
 /// Elements per step of the online route's running max and sum.
 const ONLINE_BLOCK: usize = 4096;
 
+/// Calls with fewer short rows take them one at a time ([`short_row`]): a tile's work grows
+/// with the classes whatever the rows, a row's with its vectors, so a tile with most lanes idle
+/// costs more. Measured on 2 to 15 rows of 10 to 31 float32 classes, tiles took 0.5-1.1x the
+/// time of the rows one by one from 6 rows on (below 0.85x in most cases), and up to 1.4x below.
+const MIN_TILE_ROWS: usize = 6;
+
 /// Which of the two functions to compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -56,6 +62,21 @@ pub enum Kind {
     Softmax,
     /// `(x - m) - ln(s)`.
     LogSoftmax,
+}
+
+impl Kind {
+    /// Contiguous rows with fewer classes take the tile route ([`ShortRows`]): a tile shares
+    /// each exp's cost across its lanes, which pays longer for log_softmax, whose row kernel
+    /// also takes a scalar `ln` per row (`benches/short_rows.py`).
+    #[inline(always)]
+    #[must_use]
+    pub fn short_below<T>(self) -> usize {
+        match self {
+            Kind::Softmax => ShortRows { f32: 28, f64: 16 },
+            Kind::LogSoftmax => ShortRows { f32: 32, f64: 28 },
+        }
+        .below::<T>()
+    }
 }
 
 /// softmax or log_softmax of `x` (laid out as `layout`) into `out` (same length).
@@ -116,7 +137,15 @@ impl<T: Real> Kernel for Forward<'_, T> {
         } = self;
         let Layout { classes, inner, .. } = layout;
         let block = classes * inner;
-        if let Some(tiles) = tiles(x.len() / block, classes, inner, T::V::<I>::N, T::V::<I>::N) {
+        let short = kind.short_below::<T>();
+        if let Some(tiles) = tiles(
+            x.len() / block,
+            classes,
+            inner,
+            T::V::<I>::N,
+            MIN_TILE_ROWS,
+            short,
+        ) {
             let mut bufs = TileBufs::<T, 1>::default();
             let mut tiles = tiles.peekable();
             if inner > 1 {
@@ -139,7 +168,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
             }
             return;
         }
-        if block < SHORT_ROW || block * std::mem::size_of::<T>() > ONLINE_MIN_BYTES {
+        if block < short || block * std::mem::size_of::<T>() > ONLINE_MIN_BYTES {
             for (xr, or) in x.chunks_exact(block).zip(out.chunks_exact_mut(block)) {
                 other_row::<T, T::V<I>>(kind, xr, or, stream);
             }
@@ -165,7 +194,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
 /// A contiguous row that is neither short nor longer than [`ONLINE_MIN_BYTES`].
 #[inline(always)]
 pub(super) fn other_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T], stream: bool) {
-    if x.len() < SHORT_ROW {
+    if x.len() < kind.short_below::<T>() {
         short_row::<T, V>(kind, x, out);
     } else if std::mem::size_of_val(x) > ONLINE_MIN_BYTES {
         row_online::<T, V>(kind, x, out, stream);
@@ -226,7 +255,8 @@ fn write_output<T: Real, V: Lanes<T>>(
     }
 }
 
-/// A row shorter than [`SHORT_ROW`] in a call with too few of them to fill a tile, rounded
+/// A row with fewer than [`Kind::short_below`] classes in a call with too few of them to fill a
+/// tile, rounded
 /// exactly as a lane of [`softmax_tile::short_rows`]: the exps summed in f64 in class order,
 /// then [`LaneSum`]'s reciprocal or log. So a row's bits do not depend on the rows that share its
 /// call.

@@ -10,8 +10,8 @@
 use super::rowops::{ld, map2, reduce, st};
 use super::softmax::Kind;
 use super::tiles::{
-    column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, Tile,
-    TileBufs, GROUP, SHORT_ROW,
+    column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, ShortRows,
+    Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{Layout, Real};
 use crate::parallel;
@@ -73,7 +73,8 @@ impl<T: Real> Kernel for Backward<'_, T> {
             }
             return;
         }
-        if let Some(tiles) = tiles(go.len() / block, classes, inner, T::V::<I>::N, T::V::<I>::N) {
+        let (n, short) = (T::V::<I>::N, SHORT.below::<T>());
+        if let Some(tiles) = tiles(go.len() / block, classes, inner, n, n, short) {
             let mut bufs = TileBufs::<T, 2>::default();
             let mut tiles = tiles.peekable();
             while let Some((tile, _)) = tiles.next() {
@@ -119,6 +120,12 @@ fn tiny_hint<T: Real, V: Lanes<T>>() -> V {
     V::splat(T::MIN_POSITIVE * T::from_f64(1_048_576.0))
 }
 
+/// Contiguous rows with fewer classes take the tile route ([`ShortRows`]), for both kinds: with
+/// no exp to share across lanes (softmax_backward) or one per element (log_softmax_backward),
+/// the transposes in and out outweigh a row kernel's horizontal sum from about 9 float32 or 6
+/// float64 classes on (`benches/short_rows.py`).
+const SHORT: ShortRows = ShortRows { f32: 9, f64: 6 };
+
 /// The row reduction's term: `go * p` for softmax, `go` for log_softmax.
 #[inline(always)]
 fn term<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V) -> V {
@@ -139,7 +146,7 @@ fn apply<T: Real, V: Lanes<T>>(kind: Kind, g: V, y: V, sum: V) -> V {
 
 #[inline(always)]
 fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
-    let sum = if go.len() < SHORT_ROW {
+    let sum = if go.len() < SHORT.below::<T>() {
         // Rounded exactly as a lane of `tile_backward`: the terms summed in class order.
         let (n, mut terms) = (go.len(), [T::ZERO; SHORT_ROW]);
         let mut i = 0;

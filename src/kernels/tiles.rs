@@ -5,7 +5,7 @@
 
 use super::rowops::{from_array, ld, st, Factor};
 use super::Real;
-use crate::simd::{Isa, Lanes};
+use crate::simd::{Isa, Lanes, TILE_BUF};
 use std::slice::{ChunksExact, ChunksExactMut};
 
 /// Whether every lane of a tile (one row per lane) has all its `x - m` in
@@ -81,12 +81,38 @@ impl Tile {
 /// streams for it).
 pub const GROUP: usize = 8;
 
-/// Contiguous rows shorter than this are processed as transposed tiles, one row per lane.
-pub const SHORT_ROW: usize = 16;
+pub use crate::simd::SHORT_ROW;
+
+/// The class counts below which a kernel family computes contiguous rows as tiles, per element
+/// type (at most [`SHORT_ROW`], the tile buffer's capacity). Tiles pay a transpose in and out
+/// for full lanes and one reduction per 16 rows; the row kernels pay partial vectors and
+/// horizontal reductions per row. Where the two cross depends on the arithmetic per element,
+/// so on the family and the type, never on the SIMD path (a row's bits must not depend on it).
+#[derive(Clone, Copy, Debug)]
+pub struct ShortRows {
+    /// float32 rows with fewer classes take tiles.
+    pub f32: usize,
+    /// float64 rows with fewer classes take tiles.
+    pub f64: usize,
+}
+
+impl ShortRows {
+    /// The bound for `T`.
+    #[inline(always)]
+    #[must_use]
+    pub fn below<T>(self) -> usize {
+        let v = if std::mem::size_of::<T>() == 4 {
+            self.f32
+        } else {
+            self.f64
+        };
+        v.min(SHORT_ROW)
+    }
+}
 
 /// A tile's rows gathered into a local buffer, class-major (`buf[c * 16 + l]`), so that short
 /// rows are read and written once with plain scalar moves and computed on with contiguous loads.
-pub type TileBuf<T> = [T; 16 * SHORT_ROW];
+pub type TileBuf<T> = [T; TILE_BUF];
 
 impl Tile {
     /// The same lanes in a [`TileBuf`].
@@ -198,8 +224,9 @@ pub fn whole_columns<R: Copy>(group: &[(Tile, R)], lanes: usize) -> Option<(usiz
 
 /// Every tile of a chunk of whole `(classes, inner)` blocks, with the chunk-local index of its
 /// first row: one vector of adjacent columns at a time when `inner > 1`, one vector of rows at a
-/// time when the rows are contiguous and shorter than [`SHORT_ROW`]; `None` for contiguous rows
-/// that are not short, and for fewer than `min_short_rows` short rows (they take the row kernels,
+/// time when the rows are contiguous and have fewer than `short` classes (a family's
+/// [`ShortRows::below`]); `None` for contiguous rows that are not short, and for fewer than
+/// `min_short_rows` short rows (they take the row kernels,
 /// which must then round a short row exactly as a tile lane does: a row's bits may not depend on
 /// how many rows share its call). An iterator rather than a callback: closures do not inherit
 /// the `#[target_feature]`s of the entry point they are written in.
@@ -211,8 +238,9 @@ pub fn tiles(
     inner: usize,
     lanes: usize,
     min_short_rows: usize,
+    short: usize,
 ) -> Option<Tiles> {
-    if inner == 1 && (classes >= SHORT_ROW || blocks < min_short_rows) {
+    if inner == 1 && (classes >= short || blocks < min_short_rows) {
         return None;
     }
     Some(Tiles {
@@ -356,7 +384,7 @@ impl<T: Real, const K: usize> Default for TileBufs<T, K> {
     /// Empty buffers.
     #[inline(always)]
     fn default() -> Self {
-        let zero = [T::ZERO; 16 * SHORT_ROW];
+        let zero = [T::ZERO; TILE_BUF];
         TileBufs {
             sets: [[zero; K]; 2],
             ready: 0,

@@ -13,6 +13,14 @@
 
 use super::Path;
 
+/// The class capacity of a tile buffer ([`TILE_BUF`] elements, one row per lane): contiguous
+/// rows with fewer classes may take the tile routes, below a bound that each kernel family sets
+/// (`kernels::tiles::ShortRows`).
+pub const SHORT_ROW: usize = 32;
+
+/// Elements of a tile buffer: [`SHORT_ROW`] classes × 16 lanes, `buf[c * 16 + l]`.
+pub const TILE_BUF: usize = 16 * SHORT_ROW;
+
 /// A vector of `Self::N` lanes of `T` (16 for f32, 8 for f64).
 pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Logical lane count, the same on every path.
@@ -157,32 +165,32 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
         self.ln()
     }
 
-    /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below 16) of
-    /// `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`. `src` may run on
-    /// past the rows (register-transpose paths may read, never use, it); slots of classes past
-    /// the last may be overwritten. Paths with register transposes override this
+    /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below
+    /// [`SHORT_ROW`]) of `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`.
+    /// `src` may run on past the rows (register-transpose paths may read, never use, it); slots of
+    /// classes past the last may be overwritten. Paths with register transposes override this
     /// element-by-element copy (same bits where it matters: data only moves).
     #[inline(always)]
-    fn gather_rows(src: &[T], rows: usize, classes: usize, buf: &mut [T; 256]) {
+    fn gather_rows(src: &[T], rows: usize, classes: usize, buf: &mut [T; TILE_BUF]) {
         if classes == 0 {
             return;
         }
         for (l, row) in src.chunks_exact(classes).take(rows.min(16)).enumerate() {
             for (c, &v) in row.iter().enumerate() {
-                buf[(c * 16 + l) % 256] = v;
+                buf[(c * 16 + l) % TILE_BUF] = v;
             }
         }
     }
     /// The inverse of [`Lanes::gather_rows`]: `buf[c * 16 + l]` to row `l`, class `c` of the
     /// first `rows` rows of `dst`; nothing else in `dst` is written.
     #[inline(always)]
-    fn scatter_rows(buf: &[T; 256], rows: usize, classes: usize, dst: &mut [T]) {
+    fn scatter_rows(buf: &[T; TILE_BUF], rows: usize, classes: usize, dst: &mut [T]) {
         if classes == 0 {
             return;
         }
         for (l, row) in dst.chunks_exact_mut(classes).take(rows.min(16)).enumerate() {
             for (c, v) in row.iter_mut().enumerate() {
-                *v = buf[(c * 16 + l) % 256];
+                *v = buf[(c * 16 + l) % TILE_BUF];
             }
         }
     }

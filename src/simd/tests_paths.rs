@@ -13,7 +13,7 @@
 //! (which return NaN inputs unchanged), loads and stores — must match bit for bit.
 
 use super::tests::Rng;
-use super::{dispatch_on, resolve, supported, Isa, Kernel, Lanes, Path};
+use super::{dispatch_on, resolve, supported, Isa, Kernel, Lanes, Path, SHORT_ROW, TILE_BUF};
 
 /// Random vector sets per path (reduced in debug builds).
 const ROUNDS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
@@ -341,7 +341,8 @@ fn dispatch_runs_the_resolved_path() {
     assert_eq!(supported().first(), Some(&Path::Scalar));
 }
 
-/// Gathers and scatters tiles of every row count (0 to 16) and class count (1 to 15), on
+/// Gathers and scatters tiles of every row count (0 to 16) and class count (1 to
+/// `SHORT_ROW - 1`), on
 /// sentinel-filled buffers, and returns everything they wrote.
 struct TileCopies<'a> {
     x32: &'a [f32],
@@ -368,12 +369,12 @@ impl Kernel for TileCopies<'_> {
 #[inline(always)]
 fn tile_copies<T: Copy, V: Lanes<T>>(x: &[T], sentinel: T) -> Vec<T> {
     let mut out = Vec::new();
-    for classes in 1..16 {
+    for classes in 1..SHORT_ROW {
         for rows in 0..=16 {
             // The rows alone, and the rows at the start of a longer input (which the
             // transposes may read, never use): the slots of the rows' classes must agree.
             for src in [&x[..rows * classes], x] {
-                let mut buf = [sentinel; 256];
+                let mut buf = [sentinel; TILE_BUF];
                 V::gather_rows(src, rows, classes, &mut buf);
                 for c in 0..classes {
                     out.extend_from_slice(&buf[c * 16..c * 16 + rows]);
@@ -391,8 +392,8 @@ fn tile_copies<T: Copy, V: Lanes<T>>(x: &[T], sentinel: T) -> Vec<T> {
 #[test]
 fn tile_gather_and_scatter_match_portable_and_round_trip() {
     let mut rng = Rng(5);
-    let x32: Vec<f32> = (0..256).map(|_| f32::random(&mut rng)).collect();
-    let x64: Vec<f64> = (0..256).map(|_| f64::random(&mut rng)).collect();
+    let x32: Vec<f32> = (0..TILE_BUF).map(|_| f32::random(&mut rng)).collect();
+    let x64: Vec<f64> = (0..TILE_BUF).map(|_| f64::random(&mut rng)).collect();
     let k = || TileCopies {
         x32: &x32,
         x64: &x64,
@@ -401,7 +402,7 @@ fn tile_gather_and_scatter_match_portable_and_round_trip() {
     // The portable copy itself: gather puts row l, class c at c * 16 + l, and scatter(gather)
     // gives the rows back with the sentinels around them untouched.
     let mut at = 0;
-    for classes in 1..16 {
+    for classes in 1..SHORT_ROW {
         for rows in 0..=16usize {
             for _ in 0..2 {
                 let buf = &want.0[at..at + classes * rows];

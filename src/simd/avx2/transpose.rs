@@ -1,17 +1,17 @@
 //! Short contiguous rows to class-major tiles and back with register transposes (AVX2).
 //!
-//! A tile of short rows (`classes < 16`, one row per lane) is computed on a class-major copy,
-//! `buf[c * 16 + l]` for row `l`, class `c`. Copying it element by element costs about two cycles
-//! per element, as much as the arithmetic on it; here blocks of 8×8 f32 (4×4 f64) are loaded a
-//! row at a time, transposed in registers and stored a whole class block at a time (slots of
+//! A tile of short rows (`classes < SHORT_ROW`, one row per lane) is computed on a class-major
+//! copy, `buf[c * 16 + l]` for row `l`, class `c`. Copying it element by element costs about two
+//! cycles per element, as much as the arithmetic on it; here blocks of 8×8 f32 (4×4 f64) are loaded
+//! a row at a time, transposed in registers and stored a whole class block at a time (slots of
 //! classes past the last get values nothing reads). A row's last block is loaded 8 (4) wide,
-//! running into the next row; the caller passes the input from the tile to the end of its
-//! chunk, so only a block that would run past that is loaded per row, with a `vmaskmov` for the
-//! rows at the end. Stores into the rows are 8 (4) wide too, and a store running into the next
-//! row is overwritten by that row's own, later store; at the end of the tile the store writes
-//! only the row's elements (`vmaskmov` stores are slow on AMD), so nothing outside the tile is
-//! written. Rows past the last whole block are copied one by one. Only data moves, so the
-//! result is the same bits as the portable copy's.
+//! running into the next row; the caller passes the input from the tile to the end of its chunk, so
+//! only a block that would run past that is loaded per row, with a `vmaskmov` for the rows at the
+//! end. Stores into the rows are 8 (4) wide too, and a store running into the next row is
+//! overwritten by that row's own, later store; at the end of the tile the store writes only the
+//! row's elements (`vmaskmov` stores are slow on AMD), so nothing outside the tile is written. Rows
+//! past the last whole block are copied one by one. Only data moves, so the result is the same bits
+//! as the portable copy's.
 //!
 //! The AVX-512 path calls these too (its entry point enables avx2).
 
@@ -23,8 +23,7 @@ use std::arch::x86_64::{
     _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps,
 };
 
-/// Elements of a tile buffer: 16 classes × 16 lanes.
-const BUF: usize = 256;
+use super::super::lanes::{SHORT_ROW, TILE_BUF as BUF};
 
 /// Defines the gather and scatter of one element type: `$w` lanes per register, blocks of
 /// `$w` × `$w` through `$transpose`. Plain `while` loops and fixed-size arrays: iterator adaptors
@@ -32,9 +31,9 @@ const BUF: usize = 256;
 macro_rules! tile_copies {
     ($gather:ident, $scatter:ident, $t:ty, $v:ty, $w:literal, $loadu:ident, $maskload:ident,
      $storeu:ident, $mask:ident, $transpose:ident) => {
-        /// Copies `rows` (at most 16) contiguous rows of `classes` (below 16) elements from the
-        /// start of `src` into `buf[c * 16 + l]`. Reads may run past the rows into the rest of
-        /// `src`; slots of classes past the last (up to the end of their block) get
+        /// Copies `rows` (at most 16) contiguous rows of `classes` (below `SHORT_ROW`) elements
+        /// from the start of `src` into `buf[c * 16 + l]`. Reads may run past the rows into the
+        /// rest of `src`; slots of classes past the last (up to the end of their block) get
         /// unspecified values.
         #[inline]
         #[target_feature(enable = "avx2")]
@@ -44,7 +43,7 @@ macro_rules! tile_copies {
             classes: usize,
             buf: &mut [$t; BUF],
         ) {
-            if classes == 0 || classes >= 16 {
+            if classes == 0 || classes >= SHORT_ROW {
                 return;
             }
             let rows = whole_rows(rows, classes, src.len());
@@ -78,9 +77,9 @@ macro_rules! tile_copies {
                     let cols = $transpose(v);
                     let p = buf.as_mut_ptr();
                     for (c, col) in cols.into_iter().enumerate() {
-                        // SAFETY: AVX is available. cb is a multiple of $w (which divides 16)
-                        // below classes <= 15, so cb + c <= 15; rb + $w <= whole <= 16: the
-                        // slots (cb + c) * 16 + rb .. + $w lie in buf's 256.
+                        // SAFETY: AVX is available. cb is a multiple of $w (which divides
+                        // SHORT_ROW) below classes < SHORT_ROW, so cb + c < SHORT_ROW; rb + $w
+                        // <= whole <= 16: the slots (cb + c) * 16 + rb .. + $w lie in buf.
                         unsafe { $storeu(p.add((cb + c) * 16 + rb), col) };
                     }
                     cb += $w;
@@ -100,7 +99,7 @@ macro_rules! tile_copies {
             classes: usize,
             dst: &mut [$t],
         ) {
-            if classes == 0 || classes >= 16 {
+            if classes == 0 || classes >= SHORT_ROW {
                 return;
             }
             let rows = whole_rows(rows, classes, dst.len());
@@ -113,7 +112,7 @@ macro_rules! tile_copies {
                 let mut cb = (classes - 1) / $w * $w;
                 loop {
                     let p = buf.as_ptr();
-                    // SAFETY: AVX is available; as in the gather, cb + c <= 15 and
+                    // SAFETY: AVX is available; as in the gather, cb + c < SHORT_ROW and
                     // rb + $w <= 16, so the slots lie in buf.
                     let v: [$v; $w] =
                         std::array::from_fn(|c| unsafe { $loadu(p.add((cb + c) * 16 + rb)) });
