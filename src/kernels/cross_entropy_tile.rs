@@ -1,5 +1,5 @@
 //! Cross-entropy on tiles: one row per lane, for a non-last class axis (adjacent columns) and for
-//! contiguous rows shorter than a vector (transposed on the fly).
+//! short contiguous rows (transposed on the fly; below a bound per dtype, `cross_entropy::SHORT`).
 //!
 //! Formulas as in [`super::cross_entropy`]. Per tile: the lane-wise max; `e_c = exp(x_c - m)`
 //! (stored into the gradient when one is wanted) summed per lane in f64 in class order; for

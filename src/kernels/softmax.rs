@@ -15,16 +15,16 @@
 //! `d softmax: gx = p * (go - sum(go * p))`, `d log_softmax: gx = go - exp(logp) * sum(go)`.
 //!
 //! Routes: a contiguous row (`inner == 1`) of up to [`ONLINE_MIN_BYTES`] takes three passes (max,
-//! found while the previous row of the chunk computes its exps; exp stored and summed; scale),
-//! the later passes hitting L2 or L3; a longer row takes the online two-pass route (running max
-//! and rescaled sum, then one write pass), reading the row twice and writing its output once, at
-//! the price of a second exp per element. Outputs streamed past the cache ([`super::streams`])
-//! with rows of up to 512 KiB take the same three passes scheduled across rows
-//! (`softmax_streamed`): one loop reads row `r + 1`, computes row `r`'s exps and writes row
-//! `r - 1`'s output with non-temporal stores. log_softmax outputs of 2 MiB or more take it too,
-//! with plain stores below the streaming size. When the class axis is not last, a `(classes,
-//! inner)` block is processed in tiles of one vector of columns, vectorising across the
-//! contiguous inner axis without a transpose; rows shorter than a vector are processed the same
+//! found while the previous row of the chunk computes its exps; exp stored and summed; scale), the
+//! later passes hitting L2 or L3; a longer row takes the online two-pass route (running max and
+//! rescaled sum, then one write pass), reading the row twice and writing its output once, at the
+//! price of a second exp per element. Outputs streamed past the cache ([`super::streams`]) with
+//! rows of up to 512 KiB take the same three passes scheduled across rows (`softmax_streamed`): one
+//! loop reads row `r + 1`, computes row `r`'s exps and writes row `r - 1`'s output with
+//! non-temporal stores. log_softmax outputs of 2 MiB or more take it too, with plain stores below
+//! the streaming size. When the class axis is not last, a `(classes, inner)` block is processed in
+//! tiles of one vector of columns, vectorising across the contiguous inner axis without a
+//! transpose; short rows (below [`Kind::short_below`], at most 31 classes) are processed the same
 //! way, one row per lane, after a transpose on the fly. A tile accumulates each lane's sum in f64
 //! in class order (the tile routes are in `softmax_tile.rs`).
 
@@ -255,11 +255,10 @@ fn write_output<T: Real, V: Lanes<T>>(
     }
 }
 
-/// A row with fewer than [`Kind::short_below`] classes in a call with too few of them to fill a
-/// tile, rounded
-/// exactly as a lane of [`softmax_tile::short_rows`]: the exps summed in f64 in class order,
-/// then [`LaneSum`]'s reciprocal or log. So a row's bits do not depend on the rows that share its
-/// call.
+/// A row with fewer than [`Kind::short_below`] classes in a call with fewer than [`MIN_TILE_ROWS`]
+/// of them, rounded exactly as a lane of [`softmax_tile::short_rows`]: the exps summed in f64 in
+/// class order, then [`LaneSum`]'s reciprocal or log. So a row's bits do not depend on the rows
+/// that share its call.
 #[inline(always)]
 fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
     let n = x.len().min(SHORT_ROW);
