@@ -133,7 +133,8 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
             1,
             SHORT.below::<T>(),
         ) {
-            let mut bufs = TileBufs::<T, 2>::default();
+            let mut bufs = TileBufs::<T, 2>::uninit();
+            bufs.init(classes, [io.x, io.y]);
             let mut tiles = tiles.peekable();
             let mut group = [(Tile::default(), 0); GROUP];
             while let Some((t, r0)) = tiles.next() {
@@ -168,8 +169,8 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                 let (ins, gb) = bufs.next::<T::V<I>>(t, coming, [io.x, io.y], classes);
                 let want_grad = !io.g.is_empty();
                 let mut local = TileIo {
-                    x: &ins[0],
-                    y: if io.y.is_empty() { &[] } else { &ins[1] },
+                    x: ins[0],
+                    y: if io.y.is_empty() { &[] } else { ins[1] },
                     g: if want_grad { &mut gb[..] } else { &mut [] },
                     losses: &mut *io.losses,
                     scale,

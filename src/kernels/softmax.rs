@@ -146,7 +146,8 @@ impl<T: Real> Kernel for Forward<'_, T> {
             MIN_TILE_ROWS,
             short,
         ) {
-            let mut bufs = TileBufs::<T, 1>::default();
+            let mut bufs = TileBufs::<T, 1>::uninit();
+            bufs.init(classes, [x]);
             let mut tiles = tiles.peekable();
             if inner > 1 {
                 for o in 0..x.len() / block {
@@ -163,7 +164,7 @@ impl<T: Real> Kernel for Forward<'_, T> {
             while let Some((tile, _)) = tiles.next() {
                 prefetch_ahead(isa, tile, classes, [x, &*out]);
                 let (xb, ob) = bufs.next::<T::V<I>>(tile, tiles.peek().map(|p| p.0), [x], classes);
-                softmax_tile::short_rows::<T, T::V<I>>(kind, &xb[0], ob, classes, tile.local());
+                softmax_tile::short_rows::<T, T::V<I>>(kind, xb[0], ob, classes, tile.local());
                 tile.scatter::<T, T::V<I>>(ob, classes, out);
             }
             return;

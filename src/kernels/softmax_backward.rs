@@ -75,7 +75,8 @@ impl<T: Real> Kernel for Backward<'_, T> {
         }
         let (n, short) = (T::V::<I>::N, SHORT.below::<T>());
         if let Some(tiles) = tiles(go.len() / block, classes, inner, n, n, short) {
-            let mut bufs = TileBufs::<T, 2>::default();
+            let mut bufs = TileBufs::<T, 2>::uninit();
+            bufs.init(classes, [go, y]);
             let mut tiles = tiles.peekable();
             while let Some((tile, _)) = tiles.next() {
                 if tile.lane_stride == 1 {
@@ -90,15 +91,15 @@ impl<T: Real> Kernel for Backward<'_, T> {
                     // A whole tile: one vector of columns of the buffers.
                     whole_group::<T, T::V<I>, 1>(
                         kind,
-                        &ins[0],
-                        &ins[1],
+                        ins[0],
+                        ins[1],
                         ob,
                         classes,
                         t.class_stride,
                         0,
                     );
                 } else {
-                    tile_backward::<T, T::V<I>>(kind, &ins[0], &ins[1], &mut ob[..], classes, t);
+                    tile_backward::<T, T::V<I>>(kind, ins[0], ins[1], &mut ob[..], classes, t);
                 }
                 tile.scatter::<T, T::V<I>>(ob, classes, out);
             }

@@ -1,5 +1,5 @@
 //! softmax and log_softmax on tiles: one row per lane, the rows being adjacent columns of a
-//! non-last class axis or short contiguous rows transposed into a [`TileBuf`].
+//! non-last class axis or short contiguous rows transposed into a tile buffer ([`TileBufs`]).
 //!
 //! Formula and stability as in [`super::softmax`]: per lane, the max `m` over the classes, then
 //! `e_c = exp(x_c - m)` summed in f64 in class order ([`LaneSum`]), then `e_c / s` or
@@ -12,7 +12,7 @@
 use super::rowops::{exp_if_in_range, Factor};
 use super::softmax::Kind;
 use super::tiles::{
-    column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, TileBuf, GROUP,
+    column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, GROUP,
 };
 use super::Real;
 use crate::simd::Lanes;
@@ -158,14 +158,14 @@ fn last_group<T: Real, V: Lanes<T>>(
     }
 }
 
-/// One tile of short contiguous rows gathered class-major into a [`TileBuf`] (one row per lane,
+/// One tile of short contiguous rows gathered class-major into a tile buffer (one row per lane,
 /// classes `t.class_stride` apart): a whole tile as one vector of columns ([`full_group`]), the
 /// last, partial one through the general tile loads.
 #[inline(always)]
 pub(super) fn short_rows<T: Real, V: Lanes<T>>(
     kind: Kind,
-    x: &TileBuf<T>,
-    out: &mut TileBuf<T>,
+    x: &[T],
+    out: &mut [T],
     classes: usize,
     t: Tile,
 ) {

@@ -5,7 +5,8 @@
 
 use super::rowops::{from_array, ld, st, Factor};
 use super::Real;
-use crate::simd::{Isa, Lanes, TILE_BUF};
+use crate::simd::{tile_len, Isa, Lanes, TILE_BUF};
+use std::mem::MaybeUninit;
 use std::slice::{ChunksExact, ChunksExactMut};
 
 /// Whether every lane of a tile (one row per lane) has all its `x - m` in
@@ -112,10 +113,11 @@ impl ShortRows {
 
 /// A tile's rows gathered into a local buffer, class-major (`buf[c * 16 + l]`), so that short
 /// rows are read and written once with plain scalar moves and computed on with contiguous loads.
-pub type TileBuf<T> = [T; TILE_BUF];
+/// Of its [`TILE_BUF`] slots, only the first [`tile_len`]`(classes)` are initialised and used.
+type TileBuf<T> = [MaybeUninit<T>; TILE_BUF];
 
 impl Tile {
-    /// The same lanes in a [`TileBuf`].
+    /// The same lanes in a tile buffer ([`TileBufs`]).
     #[inline(always)]
     #[must_use]
     pub fn local(&self) -> Tile {
@@ -130,13 +132,13 @@ impl Tile {
     /// Copies this tile of short rows (`lane_stride == classes`) from `src` (the chunk's input:
     /// the transposes may read past the tile) into `buf`.
     #[inline(always)]
-    pub fn gather<T: Real, V: Lanes<T>>(&self, src: &[T], classes: usize, buf: &mut TileBuf<T>) {
+    pub fn gather<T: Real, V: Lanes<T>>(&self, src: &[T], classes: usize, buf: &mut [T]) {
         V::gather_rows(&src[self.base..], self.lanes, classes, buf);
     }
 
     /// Copies `buf` back into this tile of short rows of `dst`.
     #[inline(always)]
-    pub fn scatter<T: Real, V: Lanes<T>>(&self, buf: &TileBuf<T>, classes: usize, dst: &mut [T]) {
+    pub fn scatter<T: Real, V: Lanes<T>>(&self, buf: &[T], classes: usize, dst: &mut [T]) {
         V::scatter_rows(
             buf,
             self.lanes,
@@ -368,35 +370,63 @@ impl LaneSum {
     }
 }
 
-/// Double-buffered [`TileBuf`]s for short rows: the rows of the next tile are gathered before the
-/// current one is computed, so the vector loads never wait on the scalar stores that filled
+/// Double-buffered tile buffers for short rows: the rows of the next tile are gathered before
+/// the current one is computed, so the vector loads never wait on the scalar stores that filled
 /// their buffer (a store-forwarding stall that otherwise dominates short rows). `K` inputs. The
 /// two sets trade roles by index: swapping them would copy `2 * K` KB per tile.
 pub struct TileBufs<T, const K: usize> {
     sets: [[TileBuf<T>; K]; 2],
+    out: TileBuf<T>,
+    /// The slots at the start of each input's buffers (of the inputs that are not empty) and of
+    /// `out` that are initialised: [`tile_len`]`(classes)`.
+    len: usize,
+    /// The inputs given (not empty) to [`Self::init`]; the others' buffers stay uninitialised.
+    given: [bool; K],
     /// The set holding the current tile's rows.
     ready: usize,
-    out: TileBuf<T>,
     primed: bool,
 }
 
-impl<T: Real, const K: usize> Default for TileBufs<T, K> {
-    /// Empty buffers.
+impl<T: Real, const K: usize> TileBufs<T, K> {
+    /// Buffers with nothing initialised, for [`Self::init`]. (Built in place by the caller and
+    /// initialised there: a constructor that returned initialised buffers had them copied,
+    /// 10-20 KB per call.)
     #[inline(always)]
-    fn default() -> Self {
-        let zero = [T::ZERO; TILE_BUF];
+    #[must_use]
+    pub fn uninit() -> Self {
         TileBufs {
-            sets: [[zero; K]; 2],
+            sets: [[[MaybeUninit::uninit(); TILE_BUF]; K]; 2],
+            out: [MaybeUninit::uninit(); TILE_BUF],
+            len: 0,
+            given: [false; K],
             ready: 0,
-            out: zero,
             primed: false,
         }
     }
-}
 
-impl<T: Real, const K: usize> TileBufs<T, K> {
-    /// The gathered inputs of `tile` (from `src`; an empty source is skipped) and an output
-    /// buffer, having started on `coming`.
+    /// Readies the buffers for rows of `classes` classes from the inputs `src` (an empty input's
+    /// buffers are left alone). Only the slots those rows use are initialised (zeroed): filling
+    /// all of them cost a call on a few rows of 10 classes about 0.1 µs once the buffers held 32
+    /// classes.
+    #[inline(always)]
+    pub fn init(&mut self, classes: usize, src: [&[T]; K]) {
+        let len = tile_len(classes);
+        let zero = MaybeUninit::new(T::ZERO);
+        self.given = src.map(|s| !s.is_empty());
+        for set in &mut self.sets {
+            for (buf, _) in set.iter_mut().zip(self.given).filter(|(_, g)| *g) {
+                buf[..len].fill(zero);
+            }
+        }
+        self.out[..len].fill(zero);
+        self.len = len;
+        self.ready = 0;
+        self.primed = false;
+    }
+
+    /// The gathered inputs of `tile` (from `src`; an input that was empty at [`Self::init`] is
+    /// skipped, and its buffer is an empty slice) and an output buffer, having started on
+    /// `coming`.
     #[inline(always)]
     pub fn next<V: Lanes<T>>(
         &mut self,
@@ -404,16 +434,18 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
         coming: Option<Tile>,
         src: [&[T]; K],
         classes: usize,
-    ) -> (&[TileBuf<T>; K], &mut TileBuf<T>) {
+    ) -> ([&[T]; K], &mut [T]) {
+        let (len, given) = (self.len, self.given);
         if self.primed {
             self.ready ^= 1;
         } else {
             for (buf, s) in self.sets[self.ready]
                 .iter_mut()
                 .zip(src)
-                .filter(|(_, s)| !s.is_empty())
+                .zip(given)
+                .filter_map(|(b, g)| g.then_some(b))
             {
-                tile.gather::<T, V>(s, classes, buf);
+                tile.gather::<T, V>(s, classes, initialised_mut(buf, len));
             }
         }
         self.primed = false;
@@ -421,12 +453,35 @@ impl<T: Real, const K: usize> TileBufs<T, K> {
             for (buf, s) in self.sets[self.ready ^ 1]
                 .iter_mut()
                 .zip(src)
-                .filter(|(_, s)| !s.is_empty())
+                .zip(given)
+                .filter_map(|(b, g)| g.then_some(b))
             {
-                c.gather::<T, V>(s, classes, buf);
+                c.gather::<T, V>(s, classes, initialised_mut(buf, len));
             }
             self.primed = true;
         }
-        (&self.sets[self.ready], &mut self.out)
+        let (set, out) = (&self.sets[self.ready], &mut self.out);
+        (
+            std::array::from_fn(|k| initialised(&set[k], if given[k] { len } else { 0 })),
+            initialised_mut(out, len),
+        )
     }
+}
+
+/// The first `len` slots of `buf`, which [`TileBufs::init`] initialised.
+#[inline(always)]
+fn initialised<T>(buf: &TileBuf<T>, len: usize) -> &[T] {
+    let len = len.min(TILE_BUF);
+    // SAFETY: `TileBufs::init` wrote `buf[..len]` (its `len`, at most TILE_BUF) of every buffer
+    // it hands out with that `len`, and only values of T are written there after;
+    // `MaybeUninit<T>` has the layout of T.
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), len) }
+}
+
+/// [`initialised`], writable.
+#[inline(always)]
+fn initialised_mut<T>(buf: &mut TileBuf<T>, len: usize) -> &mut [T] {
+    let len = len.min(TILE_BUF);
+    // SAFETY: as in `initialised`; the slice borrows `buf` mutably.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<T>(), len) }
 }

@@ -19,7 +19,7 @@
 mod expln;
 mod tiny;
 
-use super::lanes::{Isa, Lanes, TILE_BUF};
+use super::lanes::{Isa, Lanes};
 use super::Path;
 use expln::{exp16, exp8d, ln16, ln8d};
 use std::arch::x86_64::{
@@ -240,12 +240,12 @@ macro_rules! lanewise {
 
 impl Lanes<f32> for F32x16 {
     #[inline(always)]
-    fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32; TILE_BUF]) {
+    fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32]) {
         // SAFETY: AVX2 is available (module docs: the entry point enables it).
         unsafe { super::avx2::transpose::gather_f32(src, rows, classes, buf) }
     }
     #[inline(always)]
-    fn scatter_rows(buf: &[f32; TILE_BUF], rows: usize, classes: usize, dst: &mut [f32]) {
+    fn scatter_rows(buf: &[f32], rows: usize, classes: usize, dst: &mut [f32]) {
         // SAFETY: AVX2 is available (module docs: the entry point enables it).
         unsafe { super::avx2::transpose::scatter_f32(buf, rows, classes, dst) }
     }
@@ -323,12 +323,12 @@ impl Lanes<f32> for F32x16 {
 
 impl Lanes<f64> for F64x8 {
     #[inline(always)]
-    fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64; TILE_BUF]) {
+    fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64]) {
         // SAFETY: AVX2 is available (module docs: the entry point enables it).
         unsafe { super::avx2::transpose::gather_f64(src, rows, classes, buf) }
     }
     #[inline(always)]
-    fn scatter_rows(buf: &[f64; TILE_BUF], rows: usize, classes: usize, dst: &mut [f64]) {
+    fn scatter_rows(buf: &[f64], rows: usize, classes: usize, dst: &mut [f64]) {
         // SAFETY: AVX2 is available (module docs: the entry point enables it).
         unsafe { super::avx2::transpose::scatter_f64(buf, rows, classes, dst) }
     }

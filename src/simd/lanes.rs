@@ -21,6 +21,63 @@ pub const SHORT_ROW: usize = 32;
 /// Elements of a tile buffer: [`SHORT_ROW`] classes × 16 lanes, `buf[c * 16 + l]`.
 pub const TILE_BUF: usize = 16 * SHORT_ROW;
 
+/// The elements of a tile buffer that rows of `classes` use: whole blocks of 8 classes (the
+/// register transposes move 8×8 or 4×4 blocks), 16 lanes each, at most [`TILE_BUF`].
+#[must_use]
+pub const fn tile_len(classes: usize) -> usize {
+    let blocks = classes.div_ceil(8) * 8 * 16;
+    if blocks < TILE_BUF {
+        blocks
+    } else {
+        TILE_BUF
+    }
+}
+
+/// The element-by-element copy of [`Lanes::gather_rows`], for rows `rows` (the portable path's,
+/// and the transposes' for the rows past their last whole block). Slots past `buf` are skipped.
+#[inline(always)]
+pub(crate) fn gather_rest<T: Copy>(
+    src: &[T],
+    classes: usize,
+    rows: std::ops::Range<usize>,
+    buf: &mut [T],
+) {
+    for (l, row) in src
+        .chunks_exact(classes.max(1))
+        .enumerate()
+        .take(rows.end)
+        .skip(rows.start)
+    {
+        for (c, &v) in row.iter().take(classes).enumerate() {
+            if let Some(slot) = buf.get_mut(c * 16 + l) {
+                *slot = v;
+            }
+        }
+    }
+}
+
+/// The element-by-element copy back of rows `rows` ([`Lanes::scatter_rows`]'s portable form).
+#[inline(always)]
+pub(crate) fn scatter_rest<T: Copy>(
+    buf: &[T],
+    classes: usize,
+    rows: std::ops::Range<usize>,
+    dst: &mut [T],
+) {
+    let rows = dst
+        .chunks_exact_mut(classes.max(1))
+        .enumerate()
+        .take(rows.end)
+        .skip(rows.start);
+    for (l, row) in rows {
+        for (c, v) in row.iter_mut().take(classes).enumerate() {
+            if let Some(&b) = buf.get(c * 16 + l) {
+                *v = b;
+            }
+        }
+    }
+}
+
 /// A vector of `Self::N` lanes of `T` (16 for f32, 8 for f64).
 pub trait Lanes<T: Copy>: Copy + Send + Sync {
     /// Logical lane count, the same on every path.
@@ -166,33 +223,20 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     }
 
     /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below
-    /// [`SHORT_ROW`]) of `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`.
-    /// `src` may run on past the rows (register-transpose paths may read, never use, it); slots of
-    /// classes past the last may be overwritten. Paths with register transposes override this
-    /// element-by-element copy (same bits where it matters: data only moves).
+    /// [`SHORT_ROW`]) of `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`;
+    /// `buf` holds [`tile_len`]`(classes)` elements. `src` may run on past the rows
+    /// (register-transpose paths may read, never use, it); slots of classes past the last may be
+    /// overwritten. Paths with register transposes override this element-by-element copy (same
+    /// bits where it matters: data only moves).
     #[inline(always)]
-    fn gather_rows(src: &[T], rows: usize, classes: usize, buf: &mut [T; TILE_BUF]) {
-        if classes == 0 {
-            return;
-        }
-        for (l, row) in src.chunks_exact(classes).take(rows.min(16)).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                buf[(c * 16 + l) % TILE_BUF] = v;
-            }
-        }
+    fn gather_rows(src: &[T], rows: usize, classes: usize, buf: &mut [T]) {
+        gather_rest(src, classes, 0..rows.min(16), buf);
     }
     /// The inverse of [`Lanes::gather_rows`]: `buf[c * 16 + l]` to row `l`, class `c` of the
     /// first `rows` rows of `dst`; nothing else in `dst` is written.
     #[inline(always)]
-    fn scatter_rows(buf: &[T; TILE_BUF], rows: usize, classes: usize, dst: &mut [T]) {
-        if classes == 0 {
-            return;
-        }
-        for (l, row) in dst.chunks_exact_mut(classes).take(rows.min(16)).enumerate() {
-            for (c, v) in row.iter_mut().enumerate() {
-                *v = buf[(c * 16 + l) % TILE_BUF];
-            }
-        }
+    fn scatter_rows(buf: &[T], rows: usize, classes: usize, dst: &mut [T]) {
+        scatter_rest(buf, classes, 0..rows.min(16), dst);
     }
 
     /// The largest lane (a fixed tree of `max`).

@@ -31,7 +31,7 @@ mod tests_paths;
 #[cfg(test)]
 mod tests_tiny;
 
-pub use lanes::{Isa, Lanes, SHORT_ROW, TILE_BUF};
+pub use lanes::{tile_len, Isa, Lanes, SHORT_ROW, TILE_BUF};
 pub use portable::Portable;
 
 use std::sync::OnceLock;

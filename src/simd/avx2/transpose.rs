@@ -23,7 +23,7 @@ use std::arch::x86_64::{
     _mm256_unpackhi_ps, _mm256_unpacklo_pd, _mm256_unpacklo_ps,
 };
 
-use super::super::lanes::{SHORT_ROW, TILE_BUF as BUF};
+use super::super::lanes::{gather_rest, scatter_rest, tile_len, SHORT_ROW};
 
 /// Defines the gather and scatter of one element type: `$w` lanes per register, blocks of
 /// `$w` × `$w` through `$transpose`. Plain `while` loops and fixed-size arrays: iterator adaptors
@@ -34,16 +34,13 @@ macro_rules! tile_copies {
         /// Copies `rows` (at most 16) contiguous rows of `classes` (below `SHORT_ROW`) elements
         /// from the start of `src` into `buf[c * 16 + l]`. Reads may run past the rows into the
         /// rest of `src`; slots of classes past the last (up to the end of their block) get
-        /// unspecified values.
+        /// unspecified values. `buf` holds `tile_len(classes)` elements (else, or for rows not
+        /// short, the element-by-element copy runs).
         #[inline]
         #[target_feature(enable = "avx2")]
-        pub(in crate::simd) fn $gather(
-            src: &[$t],
-            rows: usize,
-            classes: usize,
-            buf: &mut [$t; BUF],
-        ) {
-            if classes == 0 || classes >= SHORT_ROW {
+        pub(in crate::simd) fn $gather(src: &[$t], rows: usize, classes: usize, buf: &mut [$t]) {
+            if classes == 0 || classes >= SHORT_ROW || buf.len() < tile_len(classes) {
+                gather_rest(src, classes, 0..rows.min(16), buf);
                 return;
             }
             let rows = whole_rows(rows, classes, src.len());
@@ -77,9 +74,10 @@ macro_rules! tile_copies {
                     let cols = $transpose(v);
                     let p = buf.as_mut_ptr();
                     for (c, col) in cols.into_iter().enumerate() {
-                        // SAFETY: AVX is available. cb is a multiple of $w (which divides
-                        // SHORT_ROW) below classes < SHORT_ROW, so cb + c < SHORT_ROW; rb + $w
-                        // <= whole <= 16: the slots (cb + c) * 16 + rb .. + $w lie in buf.
+                        // SAFETY: AVX is available. cb is a multiple of $w (which divides 8)
+                        // below classes, so cb + c < classes rounded up to 8; rb + $w <= whole
+                        // <= 16: the slots (cb + c) * 16 + rb .. + $w lie below
+                        // tile_len(classes) <= buf.len() (classes < SHORT_ROW, a multiple of 8).
                         unsafe { $storeu(p.add((cb + c) * 16 + rb), col) };
                     }
                     cb += $w;
@@ -93,13 +91,9 @@ macro_rules! tile_copies {
         /// of the gather); nothing outside `dst[..rows * classes]` is written.
         #[inline]
         #[target_feature(enable = "avx2")]
-        pub(in crate::simd) fn $scatter(
-            buf: &[$t; BUF],
-            rows: usize,
-            classes: usize,
-            dst: &mut [$t],
-        ) {
-            if classes == 0 || classes >= SHORT_ROW {
+        pub(in crate::simd) fn $scatter(buf: &[$t], rows: usize, classes: usize, dst: &mut [$t]) {
+            if classes == 0 || classes >= SHORT_ROW || buf.len() < tile_len(classes) {
+                scatter_rest(buf, classes, 0..rows.min(16), dst);
                 return;
             }
             let rows = whole_rows(rows, classes, dst.len());
@@ -112,8 +106,8 @@ macro_rules! tile_copies {
                 let mut cb = (classes - 1) / $w * $w;
                 loop {
                     let p = buf.as_ptr();
-                    // SAFETY: AVX is available; as in the gather, cb + c < SHORT_ROW and
-                    // rb + $w <= 16, so the slots lie in buf.
+                    // SAFETY: AVX is available; as in the gather, the slots lie below
+                    // tile_len(classes) <= buf.len().
                     let v: [$v; $w] =
                         std::array::from_fn(|c| unsafe { $loadu(p.add((cb + c) * 16 + rb)) });
                     let out = $transpose(v);
@@ -189,36 +183,6 @@ fn whole_rows(rows: usize, classes: usize, len: usize) -> usize {
         rows
     } else {
         len / classes
-    }
-}
-
-/// The element-by-element copy of rows `rows` (the portable path's).
-#[inline(always)]
-fn gather_rest<T: Copy>(
-    src: &[T],
-    classes: usize,
-    rows: std::ops::Range<usize>,
-    buf: &mut [T; BUF],
-) {
-    for l in rows {
-        for (c, &v) in src[l * classes..(l + 1) * classes].iter().enumerate() {
-            buf[(c * 16 + l) % BUF] = v;
-        }
-    }
-}
-
-/// The element-by-element copy back of rows `rows`.
-#[inline(always)]
-fn scatter_rest<T: Copy>(
-    buf: &[T; BUF],
-    classes: usize,
-    rows: std::ops::Range<usize>,
-    dst: &mut [T],
-) {
-    for l in rows {
-        for (c, v) in dst[l * classes..(l + 1) * classes].iter_mut().enumerate() {
-            *v = buf[(c * 16 + l) % BUF];
-        }
     }
 }
 
