@@ -13,7 +13,9 @@
 //! (which return NaN inputs unchanged), loads and stores — must match bit for bit.
 
 use super::tests::Rng;
-use super::{dispatch_on, resolve, supported, Isa, Kernel, Lanes, Path, SHORT_ROW, TILE_BUF};
+use super::{
+    dispatch_on, resolve, supported, tile_len, Isa, Kernel, Lanes, Path, SHORT_ROW, TILE_BUF,
+};
 
 /// Random vector sets per path (reduced in debug builds).
 const ROUNDS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
@@ -374,7 +376,8 @@ fn tile_copies<T: Copy, V: Lanes<T>>(x: &[T], sentinel: T) -> Vec<T> {
             // The rows alone, and the rows at the start of a longer input (which the
             // transposes may read, never use): the slots of the rows' classes must agree.
             for src in [&x[..rows * classes], x] {
-                let mut buf = [sentinel; TILE_BUF];
+                // The buffer as the kernels size it (`TileBufs`).
+                let mut buf = vec![sentinel; tile_len(classes)];
                 V::gather_rows(src, rows, classes, &mut buf);
                 for c in 0..classes {
                     out.extend_from_slice(&buf[c * 16..c * 16 + rows]);
@@ -383,6 +386,11 @@ fn tile_copies<T: Copy, V: Lanes<T>>(x: &[T], sentinel: T) -> Vec<T> {
                 let mut dst = vec![sentinel; rows * classes + 32];
                 V::scatter_rows(&buf, rows, classes, &mut dst[16..16 + rows * classes]);
                 out.extend_from_slice(&dst);
+                // A buffer one slot short: every path copies element by element, skipping the
+                // slots past its end, so the whole buffer agrees.
+                let mut short = vec![sentinel; tile_len(classes) - 1];
+                V::gather_rows(src, rows, classes, &mut short);
+                out.extend_from_slice(&short);
             }
         }
     }
@@ -420,6 +428,18 @@ fn tile_gather_and_scatter_match_portable_and_round_trip() {
                 let back: Vec<u32> = x32[..rows * classes].iter().map(|v| v.to_bits()).collect();
                 assert_eq!(&dst[16..16 + rows * classes], &back[..]);
                 at += rows * classes + 32;
+                // The short buffer: the rows' slots that fit, and sentinels elsewhere.
+                let short = &want.0[at..at + tile_len(classes) - 1];
+                for (i, &b) in short.iter().enumerate() {
+                    let (c, l) = (i / 16, i % 16);
+                    let want = if c < classes && l < rows {
+                        x32[l * classes + c].to_bits()
+                    } else {
+                        (-7.0f32).to_bits()
+                    };
+                    assert_eq!(b, want, "classes {classes} rows {rows} slot {i}");
+                }
+                at += tile_len(classes) - 1;
             }
         }
     }
