@@ -196,20 +196,15 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
         }
         let tiny = loss.tiny::<T, V>(s);
         let l = if store_grad {
-            let (l, g) = if tiny {
-                loss_and_grad::<T, V, L, true>(loss, s, want_loss)
-            } else {
-                loss_and_grad::<T, V, L, false>(loss, s, want_loss)
-            };
             let sv = if go.is_empty() {
                 uniform
             } else {
                 ld(go, i, len, T::ZERO)
             };
-            let g = if tiny {
-                g.mul_assist_free(sv)
+            let (l, g) = if tiny {
+                loss_and_grad::<T, V, L, true>(loss, s, want_loss, sv)
             } else {
-                g.mul(sv)
+                loss_and_grad::<T, V, L, false>(loss, s, want_loss, sv)
             };
             st(g, grad, i, len);
             l
@@ -234,18 +229,21 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     )
 }
 
-/// The loss lanes (0 unless `want_loss`) and the gradient lanes of one step.
+/// The loss lanes (0 unless `want_loss`) and the gradient lanes of one step, the gradient
+/// scaled by the grad_output lanes `sv`.
 #[inline(always)]
 fn loss_and_grad<T: Real, V: Lanes<T>, L: PointLoss, const TINY: bool>(
     loss: L,
     s: Step<V>,
     want_loss: bool,
+    sv: V,
 ) -> (V, V) {
-    if want_loss {
+    let (l, g) = if want_loss {
         loss.both::<T, V, TINY>(s)
     } else {
         (V::splat(T::ZERO), loss.grad::<T, V, TINY>(s))
-    }
+    };
+    (l, g.mul_if::<TINY>(sv))
 }
 
 /// `ln(1 + u)` for `u >= -1`: `ln(1 + u)` corrected by `(u - ((1 + u) - 1)) / (1 + u)`, which

@@ -34,7 +34,8 @@ pub const fn tile_len(classes: usize) -> usize {
 }
 
 /// The element-by-element copy of [`Lanes::gather_rows`], for rows `rows` (the portable path's,
-/// and the transposes' for the rows past their last whole block). Slots past `buf` are skipped.
+/// and the transposes' for the rows past their last whole block). Slots past `buf` and rows past
+/// `src` are skipped.
 #[inline(always)]
 pub(crate) fn gather_rest<T: Copy>(
     src: &[T],
@@ -42,13 +43,11 @@ pub(crate) fn gather_rest<T: Copy>(
     rows: std::ops::Range<usize>,
     buf: &mut [T],
 ) {
-    for (l, row) in src
-        .chunks_exact(classes.max(1))
-        .enumerate()
-        .take(rows.end)
-        .skip(rows.start)
-    {
-        for (c, &v) in row.iter().take(classes).enumerate() {
+    for l in rows {
+        let Some(row) = src.get(l * classes..(l + 1) * classes) else {
+            return;
+        };
+        for (c, &v) in row.iter().enumerate() {
             if let Some(slot) = buf.get_mut(c * 16 + l) {
                 *slot = v;
             }
@@ -64,13 +63,11 @@ pub(crate) fn scatter_rest<T: Copy>(
     rows: std::ops::Range<usize>,
     dst: &mut [T],
 ) {
-    let rows = dst
-        .chunks_exact_mut(classes.max(1))
-        .enumerate()
-        .take(rows.end)
-        .skip(rows.start);
-    for (l, row) in rows {
-        for (c, v) in row.iter_mut().take(classes).enumerate() {
+    for l in rows {
+        let Some(row) = dst.get_mut(l * classes..(l + 1) * classes) else {
+            return;
+        };
+        for (c, v) in row.iter_mut().enumerate() {
             if let Some(&b) = buf.get(c * 16 + l) {
                 *v = b;
             }

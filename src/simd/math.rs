@@ -25,7 +25,8 @@
 //! NaN inputs are returned unchanged. Measured error: <= 1 ULP (see tests).
 //!
 //! # ln
-//! fdlibm / musl algorithm: scale subnormals up to normals, write `x = m·2^k` with `m ∈ [√½, √2)` by integer arithmetic on the bits,
+//! fdlibm / musl algorithm: scale subnormals up to normals (below), write
+//! `x = m·2^k` with `m ∈ [√½, √2)` by integer arithmetic on the bits,
 //! `f = m - 1` (exact), `s = f/(2+f)`, `R(s²)` the fdlibm Remez polynomial
 //! (|error| < 2^-34.2 f32, 2^-58.5 f64), and
 //! `ln x = k·ln2_hi + (f - hfsq + (s·(hfsq + R) + k·ln2_lo))`, `hfsq = f²/2`.
