@@ -25,6 +25,7 @@ def bits(a: object) -> bytes:
 def results(x, t, go, w):
     """Every row-wise result for the rows of ``x``."""
     n, dtype = len(x), x.dtype
+    p = sl.softmax(go)
     return {
         "softmax": sl.softmax(x),
         "log_softmax": sl.log_softmax(x),
@@ -32,7 +33,15 @@ def results(x, t, go, w):
         "ce_ls_w": sl.cross_entropy(x, t, w, reduction="none", label_smoothing=0.1),
         "ce_grad": sl.cross_entropy_with_grad(x, t, reduction="none")[1],
         "ce_back": sl.cross_entropy_backward(np.ones(n, dtype), x, t, reduction="none"),
-        "ce_prob": sl.cross_entropy(x, sl.softmax(go), reduction="none"),
+        "ce_ls_w_grad": sl.cross_entropy_with_grad(x, t, w, reduction="none", label_smoothing=0.1)[
+            1
+        ],
+        "ce_back_go": sl.cross_entropy_backward(go[:, 0], x, t, w, reduction="none"),
+        "ce_prob": sl.cross_entropy(x, p, reduction="none"),
+        "ce_prob_w_ls": sl.cross_entropy(x, p, w, reduction="none", label_smoothing=0.05),
+        "ce_prob_w_ls_grad": sl.cross_entropy_with_grad(
+            x, p, w, reduction="none", label_smoothing=0.05
+        )[1],
         "softmax_back": sl.softmax_backward(go, sl.softmax(x)),
         "log_softmax_back": sl.log_softmax_backward(go, sl.log_softmax(x)),
     }
@@ -50,11 +59,12 @@ def test_rows_do_not_depend_on_the_batch(dtype: type, classes: int) -> None:
     x[5, -1] = np.nan
     x[6] = -np.inf
     t = rng.integers(0, classes, ROWS)
+    t[1] = t[8] = -100  # ignored rows
     go = rng.standard_normal((ROWS, classes)).astype(dtype)
     w = rng.uniform(0.5, 2, classes).astype(dtype)
     with np.errstate(invalid="ignore"):
         whole = results(x, t, go, w)
-        for k in (1, 2, 5, 15, 17, 33):
+        for k in (1, 2, 3, 4, 5, 15, 17, 33):
             for rows in (slice(None, k), slice(k, None)):
                 part = results(x[rows], t[rows], go[rows], w)
                 for name, value in part.items():

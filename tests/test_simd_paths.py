@@ -47,8 +47,8 @@ SCRIPT = textwrap.dedent(
 
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        # Short rows of 10, 23 and 31 classes: tiles or row kernels, as each family's switch
-        # (kernels::tiles::ShortRows) puts them.
+        # Short rows of 10 to 31 classes: tiles, rows in place or row kernels, as each family's
+        # switches (kernels::tiles::ShortRows, and the number of rows) put them.
         routes = [
             ((300, 1000), -1),
             ((4, 530_000), -1),
@@ -56,6 +56,9 @@ SCRIPT = textwrap.dedent(
             ((2000, 10), -1),
             ((1000, 23), -1),
             ((700, 31), -1),
+            # Calls with too few short rows for a tile (cross_entropy_short, softmax's short_row).
+            ((3, 20), -1),
+            ((7, 31), -1),
         ]
         for shape, axis in routes:
             x = (rng.standard_normal(shape) * 5).astype(dtype)

@@ -14,6 +14,7 @@
 //! sum w_c)` in `f64`, so no `-inf * 0` arises from masked logits unless a weighted class is -inf.
 
 use super::cross_entropy_row::contiguous_rows;
+use super::cross_entropy_short;
 use super::cross_entropy_tile::{self, TileIo};
 use super::nll::ClassTargets;
 use super::tiles::{prefetch_ahead, tiles, ShortRows, Tile, TileBufs, GROUP};
@@ -26,6 +27,21 @@ use std::ops::Range;
 /// backward and the fused kernel alike, so that their losses and gradients agree bit for bit.
 /// (float64's fused kernel stops gaining from tiles at about 24 classes: `benches/short_rows.py`.)
 const SHORT: ShortRows = ShortRows { f32: 32, f64: 24 };
+
+/// Calls with few short rows compute them in place, rounded as tile lanes
+/// ([`cross_entropy_short`]): a tile's per-class vectors would be mostly idle lanes, and its
+/// transposes overhead. A tile costs about as much as `(classes + k) / 6` rows in place,
+/// whatever its number of rows; `k` is 24 for float32 and 12 for float64
+/// (`benches/tile_rows.py`, 1 to 8 rows of 4 to 31 classes).
+#[inline(always)]
+fn min_tile_rows<T>(classes: usize) -> usize {
+    let k = if std::mem::size_of::<T>() == 4 {
+        24
+    } else {
+        12
+    };
+    (classes + k).div_ceil(6)
+}
 
 /// What the logits are compared against.
 #[derive(Clone, Copy, Debug)]
@@ -125,14 +141,9 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
             k0: blocks.start * inner,
         };
         let mut sum = LossSum::default();
-        if let Some(tiles) = tiles(
-            blocks.len(),
-            classes,
-            inner,
-            T::V::<I>::N,
-            1,
-            SHORT.below::<T>(),
-        ) {
+        let short = SHORT.below::<T>();
+        let min_rows = min_tile_rows::<T>(classes);
+        if let Some(tiles) = tiles(blocks.len(), classes, inner, T::V::<I>::N, min_rows, short) {
             let mut bufs = TileBufs::<T, 2>::uninit();
             bufs.init(classes, [io.x, io.y]);
             let mut tiles = tiles.peekable();
@@ -187,6 +198,10 @@ impl<T: Real> Kernel for Chunk<'_, '_, T> {
                 }
             }
             return sum;
+        }
+        if classes < short {
+            // Fewer than `min_rows` short rows.
+            return cross_entropy_short::rows::<T, T::V<I>, I::F64>(ctx, &mut io, blocks.len());
         }
         contiguous_rows::<T, T::V<I>>(ctx, io.x, io.g, io.losses, io.k0, scale)
     }

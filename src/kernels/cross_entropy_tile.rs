@@ -34,17 +34,19 @@ pub(super) struct TileIo<'a, 'c, T> {
 
 /// What the first passes found for one tile.
 #[derive(Clone, Copy)]
-struct Found<V> {
-    m: V,
+pub(super) struct Found<V> {
+    /// The lane-wise maximum.
+    pub m: V,
     /// The lane-wise minimum (for [`lanes_in_range`]).
-    lo: V,
+    pub lo: V,
     /// Whether the exps may take [`Lanes::exp_in_range`].
-    in_range: bool,
-    s: LaneSum,
+    pub in_range: bool,
+    /// `sum_c exp(x_c - m)` per lane.
+    pub s: LaneSum,
     /// `sum w_c (x_c - m)` (smoothing) or `sum q_c (x_c - m)` (probabilities), per lane.
-    shifted: [f64; 16],
+    pub shifted: [f64; 16],
     /// `sum w_c y_c` per lane (probabilities).
-    wy: [f64; 16],
+    pub wy: [f64; 16],
 }
 
 /// Up to `G` tiles (with their chunk-local first rows), processed pass by pass so that each
@@ -55,98 +57,135 @@ pub(super) fn tiles<T: Real, V: Lanes<T>, W: Lanes<f64>, const G: usize>(
     io: &mut TileIo<'_, '_, T>,
     group: &[(Tile, usize)],
 ) -> LossSum {
+    let found = first_passes::<T, V, G>(ctx, io, group);
+    let mut sum = LossSum::default();
+    let mut grad = [LaneGrad::default(); G];
+    for ((f, &(t, r0)), lg) in found.iter().zip(group).zip(&mut grad) {
+        sum = sum + lane_results::<T, V, W>(ctx, io, f, t, r0, lg);
+    }
+    if !io.g.is_empty() {
+        write_grad::<T, V, G>(ctx, io.y, io.g, group, &found, &grad);
+    }
+    sum
+}
+
+/// A tile's gradient factors per lane, from [`lane_results`]: `g_c = e_c a - s_i q_c`, and for a
+/// class target `class`, `s_i (1 - eps) w_t` (`amount`) subtracted from its term.
+#[derive(Clone, Copy)]
+pub(super) struct LaneGrad<T> {
+    /// `s_i Q / s`, rounded to the element type.
+    pub a: [T; 16],
+    /// `s_i`.
+    pub row_scale: [f64; 16],
+    /// Each lane's class ([`NO_CLASS`] for an ignored row, past the tile, and for probability
+    /// targets).
+    pub class: [usize; 16],
+    /// `s_i (1 - eps) w_t`.
+    pub amount: [f64; 16],
+}
+
+impl<T: Real> Default for LaneGrad<T> {
+    fn default() -> Self {
+        LaneGrad {
+            a: [T::ZERO; 16],
+            row_scale: [0.0; 16],
+            class: [NO_CLASS; 16],
+            amount: [0.0; 16],
+        }
+    }
+}
+
+/// The losses of the lanes of tile `t` (chunk-local first row `r0`) from what its first passes
+/// `f` found: written to the chunk's per-row losses when it keeps them, summed with their
+/// weights into the returned [`LossSum`] in lane order; and, when a gradient is wanted, the
+/// lanes' gradient factors (into `grad`).
+#[inline(always)]
+pub(super) fn lane_results<T: Real, V: Lanes<T>, W: Lanes<f64>>(
+    ctx: &Ctx<'_, T>,
+    io: &mut TileIo<'_, '_, T>,
+    f: &Found<V>,
+    t: Tile,
+    r0: usize,
+    grad: &mut LaneGrad<T>,
+) -> LossSum {
     let classes = ctx.layout.classes;
     let (eps, smooth) = (ctx.eps, ctx.eps / classes as f64);
     let store = !io.g.is_empty();
-    let found = first_passes::<T, V, G>(ctx, io, group);
-    let mut sum = LossSum::default();
-    let mut a = [[T::ZERO; 16]; G];
-    let mut row_scale = [[0.0f64; 16]; G];
-    let mut class = [[NO_CLASS; 16]; G];
-    let mut amount = [[0.0f64; 16]; G];
     let keep = 1.0 - eps;
-    for (k, (f, &(t, r0))) in found.iter().zip(group).enumerate() {
-        let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
-        f.m.store(&mut mv);
-        f.s.ln::<T, V>().store(&mut log_sv);
-        let row0 = io.k0 + r0;
-        if store {
-            inv_sv = f.s.recip::<T, V>();
-            row_scale[k] = io.scale.lanes(row0);
-        }
-        // Per lane: the loss and weight (an ignored row's, and those of lanes past the tile,
-        // stay 0), then the gradient's factors. Class targets compute them on f64 vectors `W`
-        // over all 16 lanes: the same f64 operations as a row's, one rounding each.
-        let (mut loss, mut weight) = ([0.0f64; 16], [0.0f64; 16]);
-        match ctx.target {
-            Target::Prob { .. } => {
-                for l in 0..t.lanes.min(16) {
-                    let q_total = keep * f.wy[l] + smooth * ctx.weight_total;
-                    (loss[l], weight[l]) = (log_sv[l].to_f64() * q_total - f.shifted[l], 1.0);
-                    if store {
-                        a[k][l] = T::from_f64(row_scale[k][l] * q_total * inv_sv[l].to_f64());
-                    }
-                }
-            }
-            Target::Class(tg) => {
-                let mut counted = [0.0f64; 16];
-                let x_t = gather_class_lanes(
-                    tg,
-                    io.x,
-                    t,
-                    row0,
-                    classes,
-                    &mut class[k],
-                    &mut counted,
-                    &mut weight,
-                );
-                let (m, log_s, inv_s) = (widen(&mv), widen(&log_sv), widen(&inv_sv));
-                let (neg_keep, smooth_total) =
-                    (W::splat(-keep), W::splat(smooth * ctx.weight_total));
-                // The tile's lanes (16 f32 or 8 f64), `W::N` (8) at a time.
-                let mut h = 0;
-                while h < V::N.min(16) {
-                    let (w, ls) = (W::load(&weight[h..]), W::load(&log_s[h..]));
-                    let d = W::load(&x_t[h..]).sub(W::load(&m[h..])).sub(ls);
-                    let mut v = neg_keep.mul(w).mul(d);
-                    if eps > 0.0 {
-                        let total =
-                            W::load(&f.shifted[h..]).sub(ls.mul(W::splat(ctx.weight_total)));
-                        v = v.sub(W::splat(smooth).mul(total));
-                    }
-                    v.zero_where_zero(W::load(&counted[h..]))
-                        .store(&mut loss[h..]);
-                    if store {
-                        let (sc, inv) = (W::load(&row_scale[k][h..]), W::load(&inv_s[h..]));
-                        let q_total = W::splat(keep).mul(w).add(smooth_total);
-                        let mut a64 = [0.0f64; 16];
-                        sc.mul(q_total).mul(inv).store(&mut a64[..]);
-                        sc.mul(W::splat(keep)).mul(w).store(&mut amount[k][h..]);
-                        for (dst, &v) in a[k][h..].iter_mut().zip(&a64[..W::N]) {
-                            *dst = T::from_f64(v);
-                        }
-                    }
-                    h += W::N;
+    let (mut mv, mut log_sv, mut inv_sv) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
+    f.m.store(&mut mv);
+    f.s.ln::<T, V>().store(&mut log_sv);
+    let row0 = io.k0 + r0;
+    if store {
+        inv_sv = f.s.recip::<T, V>();
+        grad.row_scale = io.scale.lanes(row0);
+    }
+    // Per lane: the loss and weight (an ignored row's, and those of lanes past the tile, stay
+    // 0), then the gradient's factors. Class targets compute them on f64 vectors `W` over all
+    // 16 lanes: the same f64 operations as a row's, one rounding each.
+    let (mut loss, mut weight) = ([0.0f64; 16], [0.0f64; 16]);
+    match ctx.target {
+        Target::Prob { .. } => {
+            for l in 0..t.lanes.min(16) {
+                let q_total = keep * f.wy[l] + smooth * ctx.weight_total;
+                (loss[l], weight[l]) = (log_sv[l].to_f64() * q_total - f.shifted[l], 1.0);
+                if store {
+                    grad.a[l] = T::from_f64(grad.row_scale[l] * q_total * inv_sv[l].to_f64());
                 }
             }
         }
-        if let Some(slots) = io.losses.get_mut(r0..r0 + t.lanes) {
-            for (slot, &v) in slots.iter_mut().zip(&loss) {
-                *slot = T::from_f64(v);
+        Target::Class(tg) => {
+            let mut counted = [0.0f64; 16];
+            let x_t = gather_class_lanes(
+                tg,
+                io.x,
+                t,
+                row0,
+                classes,
+                &mut grad.class,
+                &mut counted,
+                &mut weight,
+            );
+            let (m, log_s, inv_s) = (widen(&mv), widen(&log_sv), widen(&inv_sv));
+            let (neg_keep, smooth_total) = (W::splat(-keep), W::splat(smooth * ctx.weight_total));
+            // The tile's lanes (up to 16 f32 or 8 f64), `W::N` (8) at a time.
+            let mut h = 0;
+            while h < t.lanes.min(V::N).min(16) {
+                let (w, ls) = (W::load(&weight[h..]), W::load(&log_s[h..]));
+                let d = W::load(&x_t[h..]).sub(W::load(&m[h..])).sub(ls);
+                let mut v = neg_keep.mul(w).mul(d);
+                if eps > 0.0 {
+                    let total = W::load(&f.shifted[h..]).sub(ls.mul(W::splat(ctx.weight_total)));
+                    v = v.sub(W::splat(smooth).mul(total));
+                }
+                v.zero_where_zero(W::load(&counted[h..]))
+                    .store(&mut loss[h..]);
+                if store {
+                    let (sc, inv) = (W::load(&grad.row_scale[h..]), W::load(&inv_s[h..]));
+                    let q_total = W::splat(keep).mul(w).add(smooth_total);
+                    let mut a64 = [0.0f64; 16];
+                    sc.mul(q_total).mul(inv).store(&mut a64[..]);
+                    sc.mul(W::splat(keep)).mul(w).store(&mut grad.amount[h..]);
+                    for (dst, &v) in grad.a[h..].iter_mut().zip(&a64[..W::N]) {
+                        *dst = T::from_f64(v);
+                    }
+                }
+                h += W::N;
             }
-        }
-        for l in 0..t.lanes.min(16) {
-            sum = sum
-                + LossSum {
-                    loss: loss[l],
-                    weight: weight[l],
-                };
         }
     }
-    if store {
-        let av: [Factor<V>; G] =
-            std::array::from_fn(|k| Factor::lanes::<T>(&a[k], found[k].lo, found[k].m));
-        write_grad::<T, V, G>(ctx, io.y, io.g, group, (&class, &amount), &av, &row_scale);
+    if let Some(slots) = io.losses.get_mut(r0..r0 + t.lanes) {
+        for (slot, &v) in slots.iter_mut().zip(&loss) {
+            *slot = T::from_f64(v);
+        }
+    }
+    let mut sum = LossSum::default();
+    for l in 0..t.lanes.min(16) {
+        sum = sum
+            + LossSum {
+                loss: loss[l],
+                weight: weight[l],
+            };
     }
     sum
 }
@@ -249,17 +288,15 @@ fn exp_step<T: Real, V: Lanes<T>>(f: &mut Found<V>, x: V, w: V, eps: f64) -> V {
 }
 
 /// The gradient of a group of tiles: `g_c = e_c a - s_i q_c` over the stored `e_c`, then each
-/// lane's class-target term (`fix`: the class, or [`NO_CLASS`], and `s_i (1 - eps) w_t`,
-/// subtracted in f64), and zeros for ignored class-target lanes.
+/// lane's class-target term ([`fix_lane`]).
 #[inline(always)]
 fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     ctx: &Ctx<'_, T>,
     y: &[T],
     g: &mut [T],
     group: &[(Tile, usize)],
-    fix: (&[[usize; 16]; G], &[[f64; 16]; G]),
-    av: &[Factor<V>; G],
-    row_scale: &[[f64; 16]; G],
+    found: &[Found<V>; G],
+    grad: &[LaneGrad<T>; G],
 ) {
     let classes = ctx.layout.classes;
     let (eps, smooth) = (ctx.eps, ctx.eps / classes as f64);
@@ -268,8 +305,10 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
         V::splat(T::from_f64(1.0 - eps)),
         V::splat(T::from_f64(smooth)),
     );
+    let av: [Factor<V>; G] =
+        std::array::from_fn(|k| Factor::lanes::<T>(&grad[k].a, found[k].lo, found[k].m));
     let sv: [V; G] = std::array::from_fn(|k| {
-        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(row_scale[k][l])))
+        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(grad[k].row_scale[l])))
     });
     let whole = whole_columns(group, V::N).filter(|_| !prob);
     for c in 0..classes {
@@ -293,18 +332,32 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
             t.store(av[k].of(e).sub(qc.mul(sv[k])), g, c);
         }
     }
-    let (class, amount) = fix;
-    for (k, &(t, _)) in group.iter().enumerate() {
+    for (&(t, _), lg) in group.iter().zip(grad) {
         for l in 0..t.lanes.min(16) {
-            let tc = class[k][l];
-            if tc != NO_CLASS {
-                if let Some(v) = g.get_mut(t.at(l, tc)) {
-                    *v = T::from_f64(v.to_f64() - amount[k][l]);
-                }
-            } else if !prob {
-                (0..classes).for_each(|c| g[t.at(l, c)] = T::ZERO);
-            }
+            fix_lane(ctx, g, t, l, lg);
         }
+    }
+}
+
+/// Lane `l`'s class-target term of the gradient `g` of tile `t`: `s_i (1 - eps) w_t` subtracted
+/// from class `t`'s element in f64; an ignored class-target row's gradient is zero.
+#[inline(always)]
+pub(super) fn fix_lane<T: Real>(
+    ctx: &Ctx<'_, T>,
+    g: &mut [T],
+    t: Tile,
+    l: usize,
+    grad: &LaneGrad<T>,
+) {
+    let Some(&tc) = grad.class.get(l) else {
+        return;
+    };
+    if tc != NO_CLASS {
+        if let Some(v) = g.get_mut(t.at(l, tc)) {
+            *v = T::from_f64(v.to_f64() - grad.amount[l]);
+        }
+    } else if matches!(ctx.target, Target::Class(_)) {
+        (0..ctx.layout.classes).for_each(|c| g[t.at(l, c)] = T::ZERO);
     }
 }
 
@@ -315,7 +368,7 @@ fn widen<T: Real>(v: &[T; 16]) -> [f64; 16] {
 }
 
 /// The class of lane `l` in `class[l]` ([`NO_CLASS`] for an ignored row and past the tile).
-const NO_CLASS: usize = usize::MAX;
+pub(super) const NO_CLASS: usize = usize::MAX;
 
 /// Each lane's class (into `class`), whether its row counts (1 into `counted`), its weight
 /// `w_t` (into `weight`) and the returned logit `x_t`, for the tile `t` whose first row is

@@ -330,6 +330,13 @@ impl LaneSum {
         }
     }
 
+    /// Each lane's total given (short rows summed on their own, in class order).
+    #[inline(always)]
+    #[must_use]
+    pub fn from_totals(totals: [f64; 16]) -> Self {
+        LaneSum { totals }
+    }
+
     /// Adds the next class's lanes.
     #[inline(always)]
     pub fn add<T: Real, V: Lanes<T>>(&mut self, v: V) {
