@@ -31,8 +31,9 @@ const SHORT: ShortRows = ShortRows { f32: 32, f64: 24 };
 /// Calls with few short rows compute them in place, rounded as tile lanes
 /// ([`cross_entropy_short`]): a tile's per-class vectors would be mostly idle lanes, and its
 /// transposes overhead. A tile costs about as much as `(classes + k) / 6` rows in place,
-/// whatever its number of rows; `k` is 24 for float32 and 12 for float64
-/// (`benches/tile_rows.py`, 1 to 8 rows of 4 to 31 classes).
+/// whatever its number of rows; `k` is 24 for float32 and 12 for float64. From 8 rows on,
+/// tiles: the transposes move rows 8 at a time, and a tile of 8 rows took less time than one
+/// of 7 (`benches/tile_rows.py`, 1 to 8 rows of 4 to 31 classes).
 #[inline(always)]
 fn min_tile_rows<T>(classes: usize) -> usize {
     let k = if std::mem::size_of::<T>() == 4 {
@@ -40,7 +41,7 @@ fn min_tile_rows<T>(classes: usize) -> usize {
     } else {
         12
     };
-    (classes + k).div_ceil(6)
+    (classes + k).div_ceil(6).min(8)
 }
 
 /// What the logits are compared against.
