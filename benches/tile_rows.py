@@ -1,11 +1,12 @@
 """Where calls with few short rows switch from rows in place to tiles: two builds, per row count.
 
     python benches/tile_rows.py TILES.so ROWS.so [--classes 4 10 20 31] [--dtypes float32 float64]
+        [--rows-list 1 2 3 4 6 8 11 15] [--rounds 15] [--number 2000]
 
 Build the two files from one tree with the family's ``min_tile_rows`` returning 1 (every short row
 a tile lane) and 64 (every short row in place), e.g. in ``kernels/cross_entropy.rs``. Both
-round a row identically, so only time differs. Per shape and function: the best of 15
-interleaved rounds of 2,000 calls, microseconds, and rows/tiles.
+round a row identically, so only time differs. Per shape and function: the best of ``--rounds``
+interleaved rounds of ``--number`` calls, microseconds, and rows/tiles.
 """
 
 import argparse
@@ -29,6 +30,8 @@ def main():
     ap.add_argument("--classes", type=int, nargs="+", default=[4, 10, 20, 31])
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     ap.add_argument("--rows-list", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8, 11, 15])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--number", type=int, default=2000)
     a = ap.parse_args()
     mods = [load(a.tiles, "tiles"), load(a.rows, "rows")]
     rng = np.random.default_rng(0)
@@ -48,9 +51,11 @@ def main():
                 }
                 for name, call in calls.items():
                     best = [float("inf")] * 2
-                    for _ in range(15):
+                    for _ in range(a.rounds):
                         for i, m in enumerate(mods):
-                            us = timeit.timeit(lambda c=call, m=m: c(m), number=2000) / 2000 * 1e6
+                            n_calls = a.number
+                            us = timeit.timeit(lambda c=call, m=m: c(m), number=n_calls)
+                            us = us / n_calls * 1e6
                             best[i] = min(best[i], us)
                     label = f"{name} {dtype[5:]} {(n, classes)}"
                     print(f"{label:34s}{best[0]:9.3f}{best[1]:9.3f}{best[1] / best[0]:12.2f}")
