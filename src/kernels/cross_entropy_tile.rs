@@ -1,5 +1,7 @@
 //! Cross-entropy on tiles: one row per lane, for a non-last class axis (adjacent columns) and for
 //! short contiguous rows (transposed on the fly; below a bound per dtype, `cross_entropy::SHORT`).
+//! Calls with too few short rows for a tile compute them in place (`cross_entropy_short`), through
+//! this file's [`lane_results`] and [`fix_lane`], so they round the same.
 //!
 //! Formulas as in [`super::cross_entropy`]. Per tile: the lane-wise max; `e_c = exp(x_c - m)`
 //! (stored into the gradient when one is wanted) summed per lane in f64 in class order; for
@@ -121,8 +123,8 @@ pub(super) fn lane_results<T: Real, V: Lanes<T>, W: Lanes<f64>>(
         grad.row_scale = io.scale.lanes(row0);
     }
     // Per lane: the loss and weight (an ignored row's, and those of lanes past the tile, stay
-    // 0), then the gradient's factors. Class targets compute them on f64 vectors `W` over all
-    // 16 lanes: the same f64 operations as a row's, one rounding each.
+    // 0), then the gradient's factors. Class targets compute them on f64 vectors `W` over the
+    // tile's lanes: the same f64 operations as a row's, one rounding each.
     let (mut loss, mut weight) = ([0.0f64; 16], [0.0f64; 16]);
     match ctx.target {
         Target::Prob { .. } => {
