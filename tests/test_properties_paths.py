@@ -137,7 +137,8 @@ def test_special_long_rows_are_all_canonical_nan() -> None:
         x = np.random.default_rng(classes).standard_normal((6, classes)).astype(dtype)
         uint = np.uint32 if dtype == np.float32 else np.uint64
         negative_nan = np.array(-np.nan, dtype)
-        payload_nan = (np.array(np.nan, dtype).view(uint) | 1).view(dtype)
+        # uint(1), not 1: NumPy 1.x would widen a 0-d array or a Python int to int64.
+        payload_nan = (np.array(np.nan, dtype).view(uint) | uint(1)).view(dtype)
         x[0, 5] = negative_nan
         x[1, -1] = payload_nan
         x[2, 3] = np.inf
