@@ -12,7 +12,7 @@
 use super::cross_entropy::{Ctx, Target};
 use super::cross_entropy_tile::{fix_lane, lane_results, Found, LaneGrad, TileIo};
 use super::rowops::{extent, from_array, ld, mul_opt, st, st_raw, Factor};
-use super::tiles::{LaneSum, Tile, SHORT_ROW};
+use super::tiles::{class_order_sum, LaneSum, Tile, SHORT_ROW};
 use super::{LossSum, Real};
 use crate::simd::Lanes;
 
@@ -129,7 +129,7 @@ fn first_pass<T: Real, V: Lanes<T>>(
         }
         i += len;
     }
-    let total = |v: &[T]| v[..n].iter().fold(0.0f64, |acc, v| acc + v.to_f64());
+    let total = |v: &[T]| class_order_sum(&v[..n]);
     match (prob, eps > 0.0) {
         (true, _) => (total(&e), total(&shifted), total(&wy)),
         (false, true) => (total(&e), total(&shifted), 0.0),

@@ -32,7 +32,9 @@ use super::rowops::{
     exp_sum_ahead, extent, ld, map, scale_raw, st, st_raw, sub_sub, Extent, Factor,
 };
 use super::softmax_streamed::{self, PIPELINED_LOG_MIN_BYTES, PIPELINED_MAX_ROW_BYTES};
-use super::tiles::{prefetch_ahead, tiles, LaneSum, ShortRows, TileBufs, SHORT_ROW};
+use super::tiles::{
+    class_order_sum, prefetch_ahead, tiles, LaneSum, ShortRows, TileBufs, SHORT_ROW,
+};
 use super::{softmax_tile, streams, Layout, Real};
 use crate::parallel;
 use crate::simd::math::ln_f64;
@@ -277,7 +279,7 @@ fn short_row<T: Real, V: Lanes<T>>(kind: Kind, x: &[T], out: &mut [T]) {
         );
         i += len;
     }
-    let sum = LaneSum::splat(e[..n].iter().fold(0.0, |acc, v| acc + v.to_f64()));
+    let sum = LaneSum::splat(class_order_sum(&e[..n]));
     match kind {
         Kind::Softmax => {
             let inv = sum.recip_factor::<T, V>(V::splat(ext.min), m);

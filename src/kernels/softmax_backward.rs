@@ -10,8 +10,8 @@
 use super::rowops::{ld, map2, reduce, st};
 use super::softmax::Kind;
 use super::tiles::{
-    column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles, LaneSum, ShortRows,
-    Tile, TileBufs, GROUP, SHORT_ROW,
+    class_order_sum, column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles,
+    LaneSum, ShortRows, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{Layout, Real};
 use crate::parallel;
@@ -157,7 +157,7 @@ fn row<T: Real, V: Lanes<T>>(kind: Kind, go: &[T], y: &[T], out: &mut [T]) {
             st(t, &mut terms, i, len);
             i += len;
         }
-        terms[..n].iter().fold(0.0, |acc, v| acc + v.to_f64())
+        class_order_sum(&terms[..n])
     } else {
         reduce::<T, V>(go.len(), |i, len| {
             term::<T, V>(kind, ld(go, i, len, T::ZERO), ld(y, i, len, T::ZERO))

@@ -307,6 +307,14 @@ impl Iterator for Tiles {
     }
 }
 
+/// The f64 sum of one short row's terms in class order: what a lane of [`LaneSum`] accumulates
+/// over a tile, for the routes that compute a short row on its own and must round as a lane.
+#[inline(always)]
+#[must_use]
+pub fn class_order_sum<T: Real>(terms: &[T]) -> f64 {
+    terms.iter().fold(0.0, |acc, v| acc + v.to_f64())
+}
+
 /// Per-lane sums over a tile's classes, accumulated in f64 in class order (a struct, not a
 /// callback, so that nothing escapes the entry point's target features).
 #[derive(Clone, Copy, Debug)]
