@@ -1,13 +1,16 @@
-"""Instructions per row of the native kernels, counted by valgrind's cachegrind.
+"""Instructions per row (and per element) of the native kernels, counted by valgrind's cachegrind.
 
     python benches/instructions.py [--shape 4096x10] [--dtype float32] [--calls 50]
-        [--only softmax,cross_entropy_with_grad]
+        [--only softmax,cross_entropy_with_grad,binary_cross_entropy]
 
 On a shared machine the timings of a small change drown in noise; the instruction count does
 not. Each call runs under ``valgrind --tool=cachegrind --cache-sim=no`` in a child process
 (one thread), and the softloss functions' counts are divided by ``calls * rows``. Fewer
 instructions is not always faster (stalls do not show), so confirm a change with
-``benches/ab_builds.py``. Needs ``valgrind`` on the PATH.
+``benches/ab_builds.py``. Needs ``valgrind`` on the PATH. Valgrind does not emulate AVX-512,
+so the counts are the AVX2 path's (8 float32 or 4 float64 lanes per vector). The binary losses
+take probabilities uniform in ``[0.001, 0.999]`` (logits: standard normal) against targets
+uniform in ``[0, 1]`` (``(hard)``: 0 or 1), as ``softloss.bench.cases``.
 """
 
 import argparse
@@ -28,6 +31,9 @@ shape, dt, calls, name = {shape!r}, np.{dtype}, {calls}, {name!r}
 x = rng.standard_normal(shape).astype(dt)
 t = rng.integers(0, shape[-1], shape[0])
 y = rng.random(shape).astype(dt)
+u = rng.uniform(0.001, 0.999, shape).astype(dt)
+b = rng.uniform(0, 1, shape).astype(dt)
+hard = (b > 0.5).astype(dt)
 p = n.softmax(x, -1)
 logp = n.log_softmax(x, -1)
 fs = {{
@@ -39,6 +45,15 @@ fs = {{
     "cross_entropy(probs)": lambda: n.cross_entropy(x, y, None, -100, "mean", 0.0, None),
     "cross_entropy_with_grad": lambda: n.cross_entropy_with_grad(
         x, t, None, -100, "mean", 0.0, None
+    ),
+    "binary_cross_entropy": lambda: n.binary_cross_entropy(u, b, None, "mean"),
+    "binary_cross_entropy(hard)": lambda: n.binary_cross_entropy(u, hard, None, "mean"),
+    "binary_cross_entropy_backward": lambda: n.binary_cross_entropy_backward(
+        np.array(1.0, dt), u, b, None, "mean"
+    ),
+    "bce_with_logits": lambda: n.binary_cross_entropy_with_logits(x, b, None, None, "mean"),
+    "bce_with_logits_with_grad": lambda: n.binary_cross_entropy_with_logits_with_grad(
+        x, b, None, None, "mean"
     ),
 }}
 for _ in range(calls):
@@ -53,6 +68,11 @@ NAMES = [
     "cross_entropy",
     "cross_entropy(probs)",
     "cross_entropy_with_grad",
+    "binary_cross_entropy",
+    "binary_cross_entropy(hard)",
+    "binary_cross_entropy_backward",
+    "bce_with_logits",
+    "bce_with_logits_with_grad",
 ]
 
 
@@ -95,11 +115,16 @@ def main():
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not on the PATH")
     shape = tuple(int(d) for d in args.shape.split("x"))
-    rows = shape[0]
+    rows, size = shape[0], 1
+    for d in shape:
+        size *= d
     for name in args.only.split(",") if args.only else NAMES:
         counts = count(name, shape, args.dtype, args.calls)
-        total = sum(counts.values()) / (args.calls * rows)
-        print(f"{name:24s} {args.shape} {args.dtype}: {total:7.1f} instructions/row")
+        total = sum(counts.values())
+        print(
+            f"{name:24s} {args.shape} {args.dtype}: {total / (args.calls * rows):7.1f} "
+            f"instructions/row, {total / (args.calls * size):6.2f}/element"
+        )
         for fn, c in sorted(counts.items(), key=lambda kv: -kv[1])[:4]:
             print(f"    {c / (args.calls * rows):7.1f}  {fn}")
 
