@@ -6,7 +6,9 @@
 //! are the lane-wise transcriptions of `math.rs` in `avx512/expln.rs`. Partial loads and stores
 //! are masked (`k`-register) loads and stores, which suppress the access — and any fault — for
 //! the unselected elements, so they never touch memory outside the slice. Only AVX-512F
-//! instructions are used, plus AVX/SSE for the 256/128-bit tail of `reduce_max`.
+//! instructions are used, plus AVX/SSE for the 256/128-bit tail of `reduce_max` and the 256-bit
+//! row loads and stores of the tile copies (`avx512/transpose.rs`, which hands partial tiles to
+//! the AVX2 copies).
 //!
 //! # Safety
 //! The methods call AVX-512F/AVX2/FMA intrinsics in `unsafe` blocks. An [`Avx512`] value can
@@ -18,6 +20,7 @@
 
 mod expln;
 mod tiny;
+mod transpose;
 
 use super::lanes::{Isa, Lanes};
 use super::Path;
@@ -241,13 +244,13 @@ macro_rules! lanewise {
 impl Lanes<f32> for F32x16 {
     #[inline(always)]
     fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32]) {
-        // SAFETY: AVX2 is available (module docs: the entry point enables it).
-        unsafe { super::avx2::transpose::gather_f32(src, rows, classes, buf) }
+        // SAFETY: AVX-512F and AVX2 are available (module docs).
+        unsafe { transpose::gather_f32(src, rows, classes, buf) }
     }
     #[inline(always)]
     fn scatter_rows(buf: &[f32], rows: usize, classes: usize, dst: &mut [f32]) {
-        // SAFETY: AVX2 is available (module docs: the entry point enables it).
-        unsafe { super::avx2::transpose::scatter_f32(buf, rows, classes, dst) }
+        // SAFETY: AVX-512F and AVX2 are available (module docs).
+        unsafe { transpose::scatter_f32(buf, rows, classes, dst) }
     }
 
     lanewise!(
@@ -324,13 +327,13 @@ impl Lanes<f32> for F32x16 {
 impl Lanes<f64> for F64x8 {
     #[inline(always)]
     fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64]) {
-        // SAFETY: AVX2 is available (module docs: the entry point enables it).
-        unsafe { super::avx2::transpose::gather_f64(src, rows, classes, buf) }
+        // SAFETY: AVX-512F and AVX2 are available (module docs).
+        unsafe { transpose::gather_f64(src, rows, classes, buf) }
     }
     #[inline(always)]
     fn scatter_rows(buf: &[f64], rows: usize, classes: usize, dst: &mut [f64]) {
-        // SAFETY: AVX2 is available (module docs: the entry point enables it).
-        unsafe { super::avx2::transpose::scatter_f64(buf, rows, classes, dst) }
+        // SAFETY: AVX-512F and AVX2 are available (module docs).
+        unsafe { transpose::scatter_f64(buf, rows, classes, dst) }
     }
 
     lanewise!(

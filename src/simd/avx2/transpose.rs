@@ -13,7 +13,8 @@
 //! past the last whole block are copied one by one. Only data moves, so the result is the same bits
 //! as the portable copy's.
 //!
-//! The AVX-512 path calls these too (its entry point enables avx2).
+//! The AVX-512 path moves whole tiles with its own copies (`avx512/transpose.rs`: both halves of
+//! a tile in one register) and calls these for the rest (its entry point enables avx2).
 
 use std::arch::x86_64::{
     __m256, __m256d, __m256i, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_loadu_pd,
