@@ -18,13 +18,13 @@
 //! the result is the same bits as the portable copy's.
 
 use std::arch::x86_64::{
-    __m512, __m512d, _mm256_castpd_ps, _mm256_castps_pd, _mm256_loadu_pd, _mm256_loadu_ps,
-    _mm256_storeu_pd, _mm256_storeu_ps, _mm512_castpd256_pd512, _mm512_castpd512_pd256,
-    _mm512_castpd_ps, _mm512_castps512_ps256, _mm512_castps_pd, _mm512_extractf64x4_pd,
-    _mm512_insertf64x4, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_storeu_pd,
-    _mm512_mask_storeu_ps, _mm512_permutex2var_pd, _mm512_permutex2var_ps, _mm512_setr_epi32,
-    _mm512_setr_epi64, _mm512_shuffle_ps, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_unpackhi_pd,
-    _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps,
+    __m256, __m256d, __m512, __m512d, _mm256_castpd_ps, _mm256_castps_pd, _mm256_loadu_pd,
+    _mm256_loadu_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_castpd256_pd512,
+    _mm512_castpd512_pd256, _mm512_castpd_ps, _mm512_castps512_ps256, _mm512_castps_pd,
+    _mm512_extractf64x4_pd, _mm512_insertf64x4, _mm512_loadu_pd, _mm512_loadu_ps,
+    _mm512_mask_storeu_pd, _mm512_mask_storeu_ps, _mm512_permutex2var_pd, _mm512_permutex2var_ps,
+    _mm512_setr_epi32, _mm512_setr_epi64, _mm512_shuffle_ps, _mm512_storeu_pd, _mm512_storeu_ps,
+    _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps,
 };
 
 use super::super::avx2::transpose as avx2;
@@ -42,157 +42,164 @@ fn whole_tile(tile: usize, rows: usize, classes: usize, buf_len: usize, len: usi
         && len >= tile * classes
 }
 
-/// Copies the first 16 rows of `src` (rows of `classes` elements) into `buf[c * 16 + l]`, as
-/// `avx2::gather_f32` (which takes every other tile).
-#[inline]
-#[target_feature(enable = "avx512f,avx2")]
-pub(in crate::simd) fn gather_f32(src: &[f32], rows: usize, classes: usize, buf: &mut [f32]) {
-    let blocks = classes.div_ceil(8);
-    if !whole_tile(16, rows, classes, buf.len(), src.len()) || 15 * classes + 8 * blocks > src.len()
-    {
-        avx2::gather_f32(src, rows, classes, buf);
-        return;
-    }
-    let (p, q) = (src.as_ptr(), buf.as_mut_ptr());
-    for b in 0..blocks {
-        let cb = b * 8;
-        // SAFETY: AVX-512F is available (target feature). Row r's block is 8 elements from
-        // r C + cb, and the last row's last block ends at 15 C + 8 * blocks <= src.len() (tested
-        // above).
-        let v: [__m512; 8] = std::array::from_fn(|r| unsafe {
-            let lo = _mm256_castps_pd(_mm256_loadu_ps(p.add(r * classes + cb)));
-            let hi = _mm256_castps_pd(_mm256_loadu_ps(p.add((r + 8) * classes + cb)));
-            _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))
-        });
-        for (c, col) in transpose8x2(v).into_iter().enumerate() {
-            // SAFETY: AVX-512F is available. cb + c < 8 * blocks, and the 16 slots from
-            // (cb + c) * 16 lie below tile_len(classes) = 8 * blocks * 16 <= buf.len().
-            unsafe { _mm512_storeu_ps(q.add((cb + c) * 16), col) };
-        }
-    }
-}
-
-/// Copies `buf[c * 16 + l]` back into the 16 rows of `dst`, as `avx2::scatter_f32` (which
-/// takes every other tile); nothing outside `dst[..16 * classes]` is written.
-#[inline]
-#[target_feature(enable = "avx512f,avx2")]
-pub(in crate::simd) fn scatter_f32(buf: &[f32], rows: usize, classes: usize, dst: &mut [f32]) {
-    if !whole_tile(16, rows, classes, buf.len(), dst.len()) {
-        avx2::scatter_f32(buf, rows, classes, dst);
-        return;
-    }
-    let end = 16 * classes;
-    let (p, q) = (buf.as_ptr(), dst.as_mut_ptr());
-    let mut cb = (classes - 1) / 8 * 8;
-    loop {
-        // SAFETY: AVX-512F is available; the slots (cb + c) * 16 .. + 16 lie below
-        // tile_len(classes) <= buf.len(), as in the gather.
-        let v: [__m512; 8] =
-            std::array::from_fn(|c| unsafe { _mm512_loadu_ps(p.add((cb + c) * 16)) });
-        let rows = transpose8x2(v);
-        let k = (classes - cb).min(8);
-        for half in 0..2 {
-            for (r, &row) in rows.iter().enumerate() {
-                let at = (r + 8 * half) * classes + cb;
-                // SAFETY: AVX-512F is available. A full store writes dst[at..at + 8], inside
-                // dst[..end] (tested); a masked one only the row's k elements, at + k <= end,
-                // from a base 8 * half elements before `at` (at >= 8 when half is 1, since
-                // classes >= 1), with the high half's lanes for rows 8-15.
-                unsafe {
-                    if at + 8 <= end {
-                        let h = if half == 0 {
-                            _mm512_castps512_ps256(row)
-                        } else {
-                            _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(row)))
-                        };
-                        _mm256_storeu_ps(q.add(at), h);
-                    } else {
-                        let mask = (((1u32 << k) - 1) << (8 * half)) as u16;
-                        _mm512_mask_storeu_ps(q.add(at - 8 * half), mask, row);
-                    }
+/// Defines the gather and scatter of one element type: `$w` lanes per half register (8 f32, 4
+/// f64), tiles of `2 * $w` rows, blocks of `$w` classes through `$transpose`; `$join` puts two
+/// half registers into one, `$low` and `$high` take them back out, `$mask` is the store mask type.
+macro_rules! two_half_copies {
+    ($gather:ident, $scatter:ident, $t:ty, $full:ty, $w:literal, $load:ident,
+     $store:ident, $loadu:ident, $storeu:ident, $mask_storeu:ident, $mask:ty, $join:ident,
+     $low:ident, $high:ident, $transpose:ident, $avx2_gather:path, $avx2_scatter:path) => {
+        /// Copies the first `2 * $w` rows of `src` (rows of `classes` elements) into
+        /// `buf[c * 16 + l]`, as the AVX2 gather (which takes every other tile).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx2")]
+        pub(in crate::simd) fn $gather(src: &[$t], rows: usize, classes: usize, buf: &mut [$t]) {
+            let blocks = classes.div_ceil($w);
+            let last = (2 * $w - 1) * classes + $w * blocks;
+            if !whole_tile(2 * $w, rows, classes, buf.len(), src.len()) || last > src.len() {
+                $avx2_gather(src, rows, classes, buf);
+                return;
+            }
+            let (p, q) = (src.as_ptr(), buf.as_mut_ptr());
+            for b in 0..blocks {
+                let cb = b * $w;
+                // SAFETY: AVX-512F is available (target feature). Row r's block is $w elements
+                // from r C + cb, and the last row's last block ends at `last` <= src.len()
+                // (tested above).
+                let v: [$full; $w] = std::array::from_fn(|r| unsafe {
+                    $join(
+                        $load(p.add(r * classes + cb)),
+                        $load(p.add((r + $w) * classes + cb)),
+                    )
+                });
+                for (c, col) in $transpose(v).into_iter().enumerate() {
+                    // SAFETY: AVX-512F is available. cb + c < $w * blocks <= 8 * ceil(C / 8),
+                    // and the 2 $w slots from (cb + c) * 16 lie below tile_len(classes) <=
+                    // buf.len().
+                    unsafe { $storeu(q.add((cb + c) * 16), col) };
                 }
             }
         }
-        if cb == 0 {
-            break;
-        }
-        cb -= 8;
-    }
-}
 
-/// Copies the first 8 rows of `src` (rows of `classes` elements) into `buf[c * 16 + l]`, as
-/// `avx2::gather_f64` (which takes every other tile).
-#[inline]
-#[target_feature(enable = "avx512f,avx2")]
-pub(in crate::simd) fn gather_f64(src: &[f64], rows: usize, classes: usize, buf: &mut [f64]) {
-    let blocks = classes.div_ceil(4);
-    if !whole_tile(8, rows, classes, buf.len(), src.len()) || 7 * classes + 4 * blocks > src.len() {
-        avx2::gather_f64(src, rows, classes, buf);
-        return;
-    }
-    let (p, q) = (src.as_ptr(), buf.as_mut_ptr());
-    for b in 0..blocks {
-        let cb = b * 4;
-        // SAFETY: AVX-512F is available (target feature). Row r's block is 4 elements from
-        // r C + cb, and the last row's last block ends at 7 C + 4 * blocks <= src.len() (tested
-        // above).
-        let v: [__m512d; 4] = std::array::from_fn(|r| unsafe {
-            let lo = _mm256_loadu_pd(p.add(r * classes + cb));
-            let hi = _mm256_loadu_pd(p.add((r + 4) * classes + cb));
-            _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi)
-        });
-        for (c, col) in transpose4x2(v).into_iter().enumerate() {
-            // SAFETY: AVX-512F is available. cb + c < 4 * blocks <= 8 * ceil(C / 8), and the 8
-            // slots from (cb + c) * 16 lie below tile_len(classes) <= buf.len().
-            unsafe { _mm512_storeu_pd(q.add((cb + c) * 16), col) };
-        }
-    }
-}
-
-/// Copies `buf[c * 16 + l]` back into the 8 rows of `dst`, as `avx2::scatter_f64` (which takes
-/// every other tile); nothing outside `dst[..8 * classes]` is written.
-#[inline]
-#[target_feature(enable = "avx512f,avx2")]
-pub(in crate::simd) fn scatter_f64(buf: &[f64], rows: usize, classes: usize, dst: &mut [f64]) {
-    if !whole_tile(8, rows, classes, buf.len(), dst.len()) {
-        avx2::scatter_f64(buf, rows, classes, dst);
-        return;
-    }
-    let end = 8 * classes;
-    let (p, q) = (buf.as_ptr(), dst.as_mut_ptr());
-    let mut cb = (classes - 1) / 4 * 4;
-    loop {
-        // SAFETY: AVX-512F is available; the slots (cb + c) * 16 .. + 8 lie below
-        // tile_len(classes) <= buf.len(), as in the gather.
-        let v: [__m512d; 4] =
-            std::array::from_fn(|c| unsafe { _mm512_loadu_pd(p.add((cb + c) * 16)) });
-        let rows = transpose4x2(v);
-        let k = (classes - cb).min(4);
-        for half in 0..2 {
-            for (r, &row) in rows.iter().enumerate() {
-                let at = (r + 4 * half) * classes + cb;
-                // SAFETY: as in `scatter_f32`, with 4-wide rows: a masked store's base is
-                // 4 * half elements before `at` (at >= 4 when half is 1).
-                unsafe {
-                    if at + 4 <= end {
-                        let h = if half == 0 {
-                            _mm512_castpd512_pd256(row)
-                        } else {
-                            _mm512_extractf64x4_pd::<1>(row)
-                        };
-                        _mm256_storeu_pd(q.add(at), h);
-                    } else {
-                        let mask = (((1u32 << k) - 1) << (4 * half)) as u8;
-                        _mm512_mask_storeu_pd(q.add(at - 4 * half), mask, row);
+        /// Copies `buf[c * 16 + l]` back into the `2 * $w` rows of `dst`, as the AVX2 scatter
+        /// (which takes every other tile); nothing outside `dst[..2 * $w * classes]` is
+        /// written.
+        #[inline]
+        #[target_feature(enable = "avx512f,avx2")]
+        pub(in crate::simd) fn $scatter(buf: &[$t], rows: usize, classes: usize, dst: &mut [$t]) {
+            if !whole_tile(2 * $w, rows, classes, buf.len(), dst.len()) {
+                $avx2_scatter(buf, rows, classes, dst);
+                return;
+            }
+            let end = 2 * $w * classes;
+            let (p, q) = (buf.as_ptr(), dst.as_mut_ptr());
+            let mut cb = (classes - 1) / $w * $w;
+            loop {
+                // SAFETY: AVX-512F is available; the slots (cb + c) * 16 .. + 2 $w lie below
+                // tile_len(classes) <= buf.len(), as in the gather.
+                let v: [$full; $w] =
+                    std::array::from_fn(|c| unsafe { $loadu(p.add((cb + c) * 16)) });
+                let rows = $transpose(v);
+                let k = (classes - cb).min($w);
+                for half in 0..2 {
+                    for (r, &row) in rows.iter().enumerate() {
+                        let at = (r + $w * half) * classes + cb;
+                        // SAFETY: AVX-512F is available. A full store writes dst[at..at + $w],
+                        // inside dst[..end] (tested); a masked one only the row's k elements,
+                        // at + k <= end, from a base $w * half elements before `at` (at >= $w
+                        // when half is 1, since classes >= 1), with the high half's lanes for
+                        // the high half's rows.
+                        unsafe {
+                            if at + $w <= end {
+                                let h = if half == 0 { $low(row) } else { $high(row) };
+                                $store(q.add(at), h);
+                            } else {
+                                let mask = (((1u32 << k) - 1) << ($w * half)) as $mask;
+                                $mask_storeu(q.add(at - $w * half), mask, row);
+                            }
+                        }
                     }
                 }
+                if cb == 0 {
+                    break;
+                }
+                cb -= $w;
             }
         }
-        if cb == 0 {
-            break;
-        }
-        cb -= 4;
+    };
+}
+
+two_half_copies!(
+    gather_f32,
+    scatter_f32,
+    f32,
+    __m512,
+    8,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_mask_storeu_ps,
+    u16,
+    join_f32,
+    _mm512_castps512_ps256,
+    high_f32,
+    transpose8x2,
+    avx2::gather_f32,
+    avx2::scatter_f32
+);
+two_half_copies!(
+    gather_f64,
+    scatter_f64,
+    f64,
+    __m512d,
+    4,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_mask_storeu_pd,
+    u8,
+    join_f64,
+    _mm512_castpd512_pd256,
+    high_f64,
+    transpose4x2,
+    avx2::gather_f64,
+    avx2::scatter_f64
+);
+
+/// `lo` and `hi` as the low and high halves of one register. (AVX-512F has no 8×f32 insert; the
+/// bits move as 4×f64.)
+#[inline(always)]
+fn join_f32(lo: __m256, hi: __m256) -> __m512 {
+    // SAFETY: AVX-512F is available (callers' target feature).
+    unsafe {
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+            _mm256_castps_pd(hi),
+        ))
     }
+}
+
+/// The high half of `v`.
+#[inline(always)]
+fn high_f32(v: __m512) -> __m256 {
+    // SAFETY: AVX-512F is available (callers' target feature).
+    unsafe { _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))) }
+}
+
+/// [`join_f32`] of f64.
+#[inline(always)]
+fn join_f64(lo: __m256d, hi: __m256d) -> __m512d {
+    // SAFETY: AVX-512F is available (callers' target feature).
+    unsafe { _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi) }
+}
+
+/// [`high_f32`] of f64.
+#[inline(always)]
+fn high_f64(v: __m512d) -> __m256d {
+    // SAFETY: AVX-512F is available (callers' target feature).
+    unsafe { _mm512_extractf64x4_pd::<1>(v) }
 }
 
 /// The 4×4 transpose of f64 in each 256-bit half (the AVX2 `transpose4`, on both halves).
