@@ -53,10 +53,8 @@ def main():
                     best = [float("inf")] * 2
                     for _ in range(a.rounds):
                         for i, m in enumerate(mods):
-                            n_calls = a.number
-                            us = timeit.timeit(lambda c=call, m=m: c(m), number=n_calls)
-                            us = us / n_calls * 1e6
-                            best[i] = min(best[i], us)
+                            us = timeit.timeit(lambda c=call, m=m: c(m), number=a.number)
+                            best[i] = min(best[i], us / a.number * 1e6)
                     label = f"{name} {dtype[5:]} {(n, classes)}"
                     print(f"{label:34s}{best[0]:9.3f}{best[1]:9.3f}{best[1] / best[0]:12.2f}")
 
