@@ -12,6 +12,7 @@ P, K = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
 CLASS_LOSS = [("weight", P, None), ("ignore_index", P, -100), ("reduction", P, "mean")]
 SMOOTH = [("label_smoothing", P, 0.0)]
 AXIS_KW = [("axis", K, None)]
+OUT_KW = [("out", K, None)]
 NO_DEFAULT = inspect.Parameter.empty
 
 SIGNATURES = {
@@ -29,13 +30,20 @@ SIGNATURES = {
         ("axis", P, -1),
         ("out", K, None),
     ],
-    "nll_loss": [("input", P, NO_DEFAULT), ("target", P, NO_DEFAULT), *CLASS_LOSS, *AXIS_KW],
+    "nll_loss": [
+        ("input", P, NO_DEFAULT),
+        ("target", P, NO_DEFAULT),
+        *CLASS_LOSS,
+        *AXIS_KW,
+        *OUT_KW,
+    ],
     "nll_loss_backward": [
         ("grad_output", P, NO_DEFAULT),
         ("input", P, NO_DEFAULT),
         ("target", P, NO_DEFAULT),
         *CLASS_LOSS,
         *AXIS_KW,
+        *OUT_KW,
     ],
     "cross_entropy": [
         ("input", P, NO_DEFAULT),
@@ -43,6 +51,7 @@ SIGNATURES = {
         *CLASS_LOSS,
         *SMOOTH,
         *AXIS_KW,
+        *OUT_KW,
     ],
     "cross_entropy_backward": [
         ("grad_output", P, NO_DEFAULT),
@@ -51,6 +60,7 @@ SIGNATURES = {
         *CLASS_LOSS,
         *SMOOTH,
         *AXIS_KW,
+        *OUT_KW,
     ],
     "cross_entropy_with_grad": [
         ("input", P, NO_DEFAULT),
@@ -58,12 +68,14 @@ SIGNATURES = {
         *CLASS_LOSS,
         *SMOOTH,
         *AXIS_KW,
+        *OUT_KW,
     ],
     "binary_cross_entropy": [
         ("input", P, NO_DEFAULT),
         ("target", P, NO_DEFAULT),
         ("weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
     "binary_cross_entropy_backward": [
         ("grad_output", P, NO_DEFAULT),
@@ -71,6 +83,7 @@ SIGNATURES = {
         ("target", P, NO_DEFAULT),
         ("weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
     "binary_cross_entropy_with_logits": [
         ("input", P, NO_DEFAULT),
@@ -78,6 +91,7 @@ SIGNATURES = {
         ("weight", P, None),
         ("pos_weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
     "binary_cross_entropy_with_logits_backward": [
         ("grad_output", P, NO_DEFAULT),
@@ -86,12 +100,14 @@ SIGNATURES = {
         ("weight", P, None),
         ("pos_weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
     "binary_cross_entropy_with_grad": [
         ("input", P, NO_DEFAULT),
         ("target", P, NO_DEFAULT),
         ("weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
     "binary_cross_entropy_with_logits_with_grad": [
         ("input", P, NO_DEFAULT),
@@ -99,6 +115,7 @@ SIGNATURES = {
         ("weight", P, None),
         ("pos_weight", P, None),
         ("reduction", P, "mean"),
+        *OUT_KW,
     ],
 }
 NN_SIGNATURES = {

@@ -4,8 +4,9 @@ Each row is (function, parameter, bad value) -> (exception type, substring namin
 A row calls the function with a known-good set of keyword arguments in which that parameter (and
 sometimes a companion, e.g. reduction="none" for a grad_output shape) is replaced. Every row must
 raise an ordinary Exception of the expected type whose message names the parameter, never a
-PanicException (a BaseException) or a crash; functions with ``out=`` get a sentinel-filled ``out``
-that must be bitwise unchanged afterwards. tests/test_errors.py holds the hand-written cases this
+PanicException (a BaseException) or a crash; every call with an array result gets a
+sentinel-filled ``out`` (the gradient's, or the per-element losses' for reduction="none") that must
+be bitwise unchanged afterwards. tests/test_errors.py holds the hand-written cases this
 table generalises. Rows that fail today because of a library bug are strict xfails naming the bug.
 """
 
@@ -221,17 +222,42 @@ def build_rows():
             if param == "ignore_index" and name.startswith("cross_entropy"):
                 over = {"target": Y, param: 0}  # ignore_index >= 0 with probability targets
                 rows.append((f"{name}-{param}-prob-target", name, over, ValueError, param, None))
-        if name in SOFTMAX_FAMILY:
-            for label, (make, exc) in OUT_BAD.items():
-                rows.append((f"{name}-out-{label}", name, {"out": make}, exc, "out", None))
-            f16 = {k: F16[k] for k in good if k in F16}
+        # A loss's per-element losses only exist for reduction="none"; out= with a scalar
+        # reduction is refused.
+        none = {"reduction": "none"} if loss_forward(name) else {}
+        if none:
+            mean_out = np.zeros(out_shape(name, none))
+            over = {"out": lambda mean_out=mean_out: mean_out.copy()}
+            rows.append((f"{name}-out-for-mean", name, over, ValueError, "out", None))
+        for label, (make, exc) in OUT_BAD.items():
+            rows.append((f"{name}-out-{label}", name, {"out": make, **none}, exc, "out", None))
+        if name in SOFTMAX_FAMILY or name.endswith("_with_grad") or none:
+            f16 = {k: v.astype(np.float16) for k, v in good.items() if is_float_array(v)}
             for label, make, exc in [
                 ("float32-for-float16", lambda: np.zeros((4, 3), np.float32), TypeError),
                 ("float16-wrong-shape", lambda: np.zeros((3, 4), np.float16), ValueError),
             ]:
-                over = {**f16, "out": make}
+                over = {**f16, "out": make, **none}
                 rows.append((f"{name}-out-{label}", name, over, exc, "out", None))
     return rows
+
+
+def is_float_array(v):
+    return isinstance(v, np.ndarray) and v.dtype.kind == "f"
+
+
+def loss_forward(name):
+    """True for a loss without its gradient: its array result needs reduction="none"."""
+    return name in CLASS + BINARY
+
+
+def out_shape(name, kw):
+    """The shape of the array result a call writes to ``out=``, or None for a scalar loss."""
+    if not loss_forward(name):
+        return (4, 3)  # the softmax family's result, or a gradient
+    if kw.get("reduction") != "none":
+        return None
+    return (4,) if name in CLASS else (4, 3)
 
 
 ROWS = build_rows()
@@ -247,8 +273,9 @@ def run_row(name, overrides):
     (exception or None, out, the out's bytes before the call)."""
     kw = dict(good_call(name))
     kw.update({k: v() if callable(v) else v for k, v in overrides.items()})
-    if name in SOFTMAX_FAMILY and "out" not in overrides:
-        kw["out"] = np.full((4, 3), 7.25)
+    shape = out_shape(name, kw)
+    if "out" not in overrides and shape is not None:
+        kw["out"] = np.full(shape, 7.25)
     out = kw.get("out")
     if isinstance(out, np.ndarray) and out.flags.writeable:
         out[...] = 7.25

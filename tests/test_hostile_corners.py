@@ -7,46 +7,61 @@ import warnings
 
 import numpy as np
 import pytest
-from test_hostile import F16, FUNCTIONS, SOFTMAX_FAMILY, P, T, X, Y, good_call
+from test_hostile import BINARY, CLASS, F16, FUNCTIONS, P, T, X, Y, good_call
 
 import softloss as sl
 
 # ----------------------------------------------------------------------------- out= aliasing
 
-ALIASES = {
-    "in-place": lambda a: (a, a),
-    "overlapping-rows": lambda a: overlapping(a, 3),
-    "overlapping-by-one": lambda a: overlapping(a, 1),
-}
+#: How `out` shares memory with the argument: all of it (the same bytes), or from a few elements on.
+SHIFTS = {"same-start": 0, "overlapping-by-one": 1, "overlapping-rows": 3}
 
 
-def overlapping(a, shift):
-    """(input, out): two C-contiguous views of one buffer, `out` starting `shift` elements later."""
-    buf = np.zeros(a.size + shift, a.dtype)
-    buf[: a.size] = a.ravel()
-    return buf[: a.size].reshape(a.shape), buf[shift:].reshape(a.shape)
+def sharing(a, out_shape, out_dtype, shift):
+    """(a copy of `a`, `out`): views of one buffer, `out` starting `shift` 8-byte words later
+    (`out` may have another shape and dtype than `a`: the target of a loss, say)."""
+    out_dtype = np.dtype(out_dtype)
+    out_bytes = int(np.prod(out_shape)) * out_dtype.itemsize
+    buf = np.zeros(max(a.nbytes, 8 * shift + out_bytes) + 8 * shift, np.uint8)
+    moved = buf[: a.nbytes].view(a.dtype).reshape(a.shape)
+    moved[...] = a
+    out = buf[8 * shift : 8 * shift + out_bytes].view(out_dtype).reshape(out_shape)
+    return moved, out
+
+
+def aliasing_calls():
+    """(function, argument) for every array argument of every function with an array result."""
+    for name in FUNCTIONS:
+        kw = good_call(name)
+        for which, v in kw.items():
+            if isinstance(v, np.ndarray):
+                yield name, which
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("alias", sorted(ALIASES))
-@pytest.mark.parametrize(
-    ("name", "which"),
-    [
-        (n, w)
-        for n in SOFTMAX_FAMILY
-        for w in good_call(n)
-        if isinstance(good_call(n)[w], np.ndarray)
-    ],
-)
-def test_out_may_alias_any_input(name, which, alias, dtype):
-    """out= may overlap any input, fully or partly: the result is that of the call without out=."""
+@pytest.mark.parametrize("shift", sorted(SHIFTS))
+@pytest.mark.parametrize(("name", "which"), list(aliasing_calls()))
+def test_out_may_alias_any_input(name, which, shift, dtype):
+    """out= may overlap any argument, fully or partly: the result is that of the call without
+    out= (the kernels copy an overlapping argument before reading it). A loss forward writes its
+    per-element losses (reduction="none"), the other functions their array or gradient."""
     kw = {
-        k: (v.astype(dtype) if isinstance(v, np.ndarray) else v) for k, v in good_call(name).items()
+        k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in good_call(name).items()
     }
+    if name in CLASS + BINARY:
+        kw["reduction"] = "none"
+    if name.endswith("_backward") and "reduction" in kw:
+        kw["grad_output"] = np.asarray(kw["grad_output"], dtype)  # a 0-d array can alias too
     expected = getattr(sl, name)(**kw)
-    kw[which], out = ALIASES[alias](kw[which])
-    assert getattr(sl, name)(**kw, out=out) is out
-    assert out.tobytes() == expected.tobytes()
+    grad = isinstance(expected, tuple)  # (loss, grad): out= takes the gradient
+    want = expected[1] if grad else expected
+    kw[which], out = sharing(kw[which], want.shape, want.dtype, SHIFTS[shift])
+    got = getattr(sl, name)(**kw, out=out)
+    assert (got[1] if grad else got) is out
+    assert out.tobytes() == want.tobytes()
+    if grad:
+        assert np.asarray(got[0]).tobytes() == np.asarray(expected[0]).tobytes()
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0)])
@@ -114,6 +129,12 @@ ACCEPTED = {
     "weight-int-dtype": lambda: sl.nll_loss(X, T, weight=np.array([1, 2, 3])),
     "target-uint8": lambda: sl.cross_entropy(X, T.astype(np.uint8)),
     "float16-everywhere": lambda: sl.softmax_backward(*(F16[k] for k in ("grad_output", "output"))),
+    "float16-gradient-beyond-its-range": lambda: sl.binary_cross_entropy_backward(
+        np.float16(1), np.zeros(3, np.float16), np.ones(3, np.float16)
+    ),
+    "float16-gradient-beyond-its-range-out": lambda: sl.binary_cross_entropy_backward(
+        np.float16(1), np.zeros(3, np.float16), np.ones(3, np.float16), out=np.ones(3, np.float16)
+    ),
 }
 
 

@@ -48,15 +48,17 @@ def nll_loss(
     ignore_index: int = ...,
     reduction: str = ...,
     axis: int | None = None,
+    out: _F | None = None,
 ) -> float | _F: ...
 def nll_loss_backward(
-    grad_output: _F,
+    grad_output: _F | float,
     input: _F,
     target: NDArray[np.int64],
     weight: _F | None = None,
     ignore_index: int = ...,
     reduction: str = ...,
     axis: int | None = None,
+    out: _F | None = None,
 ) -> _F: ...
 def cross_entropy(
     input: _F,
@@ -66,9 +68,10 @@ def cross_entropy(
     reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
+    out: _F | None = None,
 ) -> float | _F: ...
 def cross_entropy_backward(
-    grad_output: _F,
+    grad_output: _F | float,
     input: _F,
     target: NDArray[Any],
     weight: _F | None = None,
@@ -76,6 +79,7 @@ def cross_entropy_backward(
     reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
+    out: _F | None = None,
 ) -> _F: ...
 def cross_entropy_with_grad(
     input: _F,
@@ -85,12 +89,18 @@ def cross_entropy_with_grad(
     reduction: str = ...,
     label_smoothing: float = 0.0,
     axis: int | None = None,
+    out: _F | None = None,
 ) -> tuple[float | _F, _F]: ...
 def binary_cross_entropy(
-    input: _F, target: _F, weight: _F | None = None, reduction: str = ...
+    input: _F, target: _F, weight: _F | None = None, reduction: str = ..., out: _F | None = None
 ) -> float | _F: ...
 def binary_cross_entropy_backward(
-    grad_output: _F, input: _F, target: _F, weight: _F | None = None, reduction: str = ...
+    grad_output: _F | float,
+    input: _F,
+    target: _F,
+    weight: _F | None = None,
+    reduction: str = ...,
+    out: _F | None = None,
 ) -> _F: ...
 def binary_cross_entropy_with_logits(
     input: _F,
@@ -98,17 +108,19 @@ def binary_cross_entropy_with_logits(
     weight: _F | None = None,
     pos_weight: _F | None = None,
     reduction: str = ...,
+    out: _F | None = None,
 ) -> float | _F: ...
 def binary_cross_entropy_with_logits_backward(
-    grad_output: _F,
+    grad_output: _F | float,
     input: _F,
     target: _F,
     weight: _F | None = None,
     pos_weight: _F | None = None,
     reduction: str = ...,
+    out: _F | None = None,
 ) -> _F: ...
 def binary_cross_entropy_with_grad(
-    input: _F, target: _F, weight: _F | None = None, reduction: str = ...
+    input: _F, target: _F, weight: _F | None = None, reduction: str = ..., out: _F | None = None
 ) -> tuple[float | _F, _F]: ...
 def binary_cross_entropy_with_logits_with_grad(
     input: _F,
@@ -116,6 +128,7 @@ def binary_cross_entropy_with_logits_with_grad(
     weight: _F | None = None,
     pos_weight: _F | None = None,
     reduction: str = ...,
+    out: _F | None = None,
 ) -> tuple[float | _F, _F]: ...
 def simd_path() -> str: ...
 def simd_paths() -> list[str]: ...

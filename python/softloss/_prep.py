@@ -67,6 +67,8 @@ def float_input(
     obj: ArrayLike, name: str = "input", *, ints_to_float64: bool = False
 ) -> tuple[NDArray[Any], np.dtype[Any]]:
     """``(array in a native compute dtype, dtype of the result)`` for a float input."""
+    if type(obj) is np.ndarray and (obj.dtype is F32 or obj.dtype is F64):
+        return obj, obj.dtype  # the common case, without the general path's dtype arithmetic
     a = _asarray(obj, name)
     kind = a.dtype.kind
     if kind in "biu" and ints_to_float64:
@@ -84,6 +86,8 @@ def float_input(
 
 def like(obj: ArrayLike, dtype: np.dtype[Any], name: str) -> NDArray[Any]:
     """A float companion argument (target probabilities, weights, grad_output) in ``dtype``."""
+    if type(obj) is np.ndarray and obj.dtype is dtype:
+        return obj
     a = _asarray(obj, name)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got {_describe(a)}")
@@ -92,8 +96,24 @@ def like(obj: ArrayLike, dtype: np.dtype[Any], name: str) -> NDArray[Any]:
     return _native_order(a)
 
 
+def is_native_grad(obj: object, dtype: np.dtype[Any]) -> TypeGuard[NDArray[Any] | float]:
+    """True for a ``grad_output`` the kernels take unchanged: a Python float, or an ndarray of
+    the input's (native) ``dtype``."""
+    return type(obj) is float or (type(obj) is np.ndarray and obj.dtype is dtype)
+
+
+def grad_arg(obj: ArrayLike, dtype: np.dtype[Any]) -> NDArray[Any] | float:
+    """A loss's ``grad_output`` for the kernels: a Python float as it is (they round it to
+    ``dtype``, as converting it would), anything else through :func:`like`."""
+    if type(obj) is float:
+        return obj
+    return like(obj, dtype, "grad_output")
+
+
 def class_target(obj: ArrayLike, name: str = "target") -> NDArray[np.int64]:
     """Class indices of any integer dtype as int64 (values beyond int64 are out of range)."""
+    if type(obj) is np.ndarray and obj.dtype is _INT64:
+        return obj
     a = _asarray(obj, name)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an array of integer class indices, got {_describe(a)}")
@@ -107,6 +127,8 @@ def class_target(obj: ArrayLike, name: str = "target") -> NDArray[np.int64]:
 
 def is_class_target(obj: ArrayLike, name: str = "target") -> bool:
     """True when ``obj`` holds integers (class indices) rather than probabilities."""
+    if type(obj) is np.ndarray:
+        return obj.dtype.kind in "iu"
     return _asarray(obj, name).dtype.kind in "iu"
 
 
@@ -124,14 +146,28 @@ def broadcast_weight(
     return np.broadcast_to(w, shape)
 
 
-def detach_from_out(x: NDArray[Any], out: object) -> NDArray[Any]:
-    """``x``, copied when it overlaps ``out`` (so the kernel never reads what it writes)."""
-    # An empty input is copied too: may_share_memory is False for it, but the native borrow
-    # check still sees the same array twice.
-    if isinstance(out, np.ndarray) and (x.size == 0 or np.may_share_memory(x, out)):
-        copy: NDArray[Any] = x.copy()
-        return copy
-    return x
+def kernel_out(dtype: np.dtype[Any], out: NDArray[Any] | None) -> NDArray[Any] | None:
+    """The ``out`` the kernels write: ``out`` itself, or None for a float16 result, which they
+    compute in float32 and :func:`finish_out` rounds into ``out``. (The kernels copy any input
+    that overlaps ``out`` before they read it, so ``out`` may be an input.)"""
+    return None if dtype.itemsize == 2 else out
+
+
+def loss_out(dtype: np.dtype[Any], reduction: str, out: NDArray[Any] | None) -> NDArray[Any] | None:
+    """:func:`kernel_out` for a loss: ``out`` goes to the kernels whenever they would refuse it
+    (``mean``/``sum`` give a scalar), so the error is theirs whatever the dtype."""
+    return out if reduction != "none" else kernel_out(dtype, out)
+
+
+def finish_out(result: Any, dtype: np.dtype[Any], out: NDArray[Any] | None) -> Any:
+    """:func:`finish` for a result that belongs in ``out`` when one is given: the kernels wrote it
+    there already, or it is a float16 result in float32, rounded into ``out`` here."""
+    if out is None or result is out:
+        return finish(result, dtype)
+    check_out(out, result.shape, dtype)
+    with np.errstate(over="ignore"):  # float32 to float16: rounded once, beyond its range to inf
+        np.copyto(out, result)
+    return out
 
 
 def check_out(out: object, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
@@ -169,5 +205,6 @@ def finish_other(result: Any, dtype: np.dtype[Any]) -> Any:
 def finish_array(result: NDArray[Any], dtype: np.dtype[Any]) -> NDArray[Any]:
     """Rounds a native array result to the result dtype (float16 is computed in float32)."""
     if result.dtype != dtype:
-        return result.astype(dtype)
+        with np.errstate(over="ignore"):  # beyond float16's range is inf, as for a scalar loss
+            return result.astype(dtype)
     return result

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from softloss import _native
-from softloss._prep import check_out, detach_from_out, float_input, is_native, like
+from softloss._prep import finish_out, float_input, is_native, kernel_out, like
 
 __all__ = ["log_softmax", "log_softmax_backward", "softmax", "softmax_backward"]
 
@@ -21,18 +21,8 @@ def _run(
     axis: int,
     out: NDArray[Any] | None,
 ) -> NDArray[Any]:
-    if dtype == np.float16:  # computed in float32, rounded once, then copied to ``out``
-        shape = arrays[-1].shape
-        if out is not None:
-            check_out(out, shape, dtype)
-        result = kernel(*arrays, axis, None).astype(np.float16)
-        if out is None:
-            return result
-        np.copyto(out, result)
-        return out
-    if out is not None:
-        arrays = [detach_from_out(a, out) for a in arrays]
-    return kernel(*arrays, axis, out)
+    result = kernel(*arrays, axis, kernel_out(dtype, out))
+    return finish_out(result, dtype, out)  # type: ignore[no-any-return]
 
 
 def softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None) -> NDArray[Any]:
@@ -58,8 +48,8 @@ def softmax(input: ArrayLike, axis: int = -1, *, out: NDArray[Any] | None = None
     >>> softmax([1010.0, 1000.0, 990.0])
     array([9.99954600e-01, 4.53978686e-05, 2.06106005e-09])
     """
-    if out is None and is_native(input):
-        return _native.softmax(input, axis)
+    if is_native(input):
+        return _native.softmax(input, axis, out)
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.softmax, [x], dtype, axis, out)
 
@@ -78,8 +68,8 @@ def log_softmax(
     >>> log_softmax([0.3, 2.9, 4.0]).round(4)
     array([-4.0057, -1.4057, -0.3057])
     """
-    if out is None and is_native(input):
-        return _native.log_softmax(input, axis)
+    if is_native(input):
+        return _native.log_softmax(input, axis, out)
     x, dtype = float_input(input, ints_to_float64=True)
     return _run(_native.log_softmax, [x], dtype, axis, out)
 
@@ -91,6 +81,8 @@ def _backward(
     axis: int,
     out: NDArray[Any] | None,
 ) -> NDArray[Any]:
+    if is_native(output) and type(grad_output) is np.ndarray and grad_output.dtype is output.dtype:
+        return kernel(grad_output, output, axis, out)
     y, dtype = float_input(output, "output")
     go = like(grad_output, y.dtype, "grad_output")
     return _run(kernel, [go, y], dtype, axis, out)

@@ -8,7 +8,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from softloss import _native
-from softloss._prep import broadcast_weight, finish, float_input, like
+from softloss._prep import (
+    broadcast_weight,
+    finish,
+    finish_out,
+    float_input,
+    grad_arg,
+    is_native,
+    is_native_grad,
+    kernel_out,
+    like,
+    loss_out,
+)
 from softloss.losses import Loss, Reduction
 
 __all__ = [
@@ -19,6 +30,14 @@ __all__ = [
     "binary_cross_entropy_with_logits_backward",
     "binary_cross_entropy_with_logits_with_grad",
 ]
+
+
+def _fast(input: ArrayLike, target: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]] | None:
+    """``(input, target)`` when they go to the kernels as they are: float32 or float64 ndarrays
+    of one dtype (the common call, without the general path's conversions); else None."""
+    if is_native(input) and type(target) is np.ndarray and target.dtype is input.dtype:
+        return input, target
+    return None
 
 
 def _args(
@@ -38,6 +57,8 @@ def binary_cross_entropy(
     target: ArrayLike,
     weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> Loss:
     r"""BCE on probabilities: :math:`-w (y \max(\log x, -100) + (1 - y) \max(\log(1 - x), -100))`.
 
@@ -49,8 +70,11 @@ def binary_cross_entropy(
     >>> binary_cross_entropy(np.linspace(0, 1, 10), np.full(10, 0.2), reduction="none")[[0, -1]]
     array([20., 80.])
     """
+    if weight is None and (xy := _fast(input, target)):
+        return finish(_native.binary_cross_entropy(*xy, None, reduction, out), xy[0].dtype)
     x, y, w, _, dtype = _args(input, target, weight, None)
-    return finish(_native.binary_cross_entropy(x, y, w, reduction), dtype)
+    loss = _native.binary_cross_entropy(x, y, w, reduction, loss_out(dtype, reduction, out))
+    return finish_out(loss, dtype, out)
 
 
 def binary_cross_entropy_backward(
@@ -59,14 +83,20 @@ def binary_cross_entropy_backward(
     target: ArrayLike,
     weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
     r"""PyTorch's BCE gradient: :math:`s\, w (x - y) / \max(x (1 - x), 10^{-12})`.
 
     It is not the derivative of the clamped forward (the clamp is ignored, the floor is not).
     """
+    xy = _fast(input, target) if weight is None else None
+    if xy and is_native_grad(grad_output, xy[0].dtype):
+        return _native.binary_cross_entropy_backward(grad_output, *xy, None, reduction, out)
     x, y, w, _, dtype = _args(input, target, weight, None)
-    go = like(grad_output, x.dtype, "grad_output")
-    return finish(_native.binary_cross_entropy_backward(go, x, y, w, reduction), dtype)  # type: ignore[no-any-return]
+    go = grad_arg(grad_output, x.dtype)
+    grad = _native.binary_cross_entropy_backward(go, x, y, w, reduction, kernel_out(dtype, out))
+    return finish_out(grad, dtype, out)  # type: ignore[no-any-return]
 
 
 def binary_cross_entropy_with_logits(
@@ -75,6 +105,8 @@ def binary_cross_entropy_with_logits(
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> Loss:
     r"""BCE on logits: :math:`-w (p_w y \log\sigma(x) + (1 - y) \log\sigma(-x))`, computed stably.
 
@@ -86,8 +118,13 @@ def binary_cross_entropy_with_logits(
     >>> float(binary_cross_entropy_with_logits([0.0], [1.0]).round(6))
     0.693147
     """
+    if weight is None and pos_weight is None and (xy := _fast(input, target)):
+        loss = _native.binary_cross_entropy_with_logits(*xy, None, None, reduction, out)
+        return finish(loss, xy[0].dtype)
     x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
-    return finish(_native.binary_cross_entropy_with_logits(x, y, w, pw, reduction), dtype)
+    kout = loss_out(dtype, reduction, out)
+    loss = _native.binary_cross_entropy_with_logits(x, y, w, pw, reduction, kout)
+    return finish_out(loss, dtype, out)
 
 
 def binary_cross_entropy_with_logits_backward(
@@ -97,15 +134,23 @@ def binary_cross_entropy_with_logits_backward(
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
     r"""Gradient of :func:`binary_cross_entropy_with_logits`.
 
     :math:`s\, w ((1 + (p_w - 1) y) \sigma(x) - p_w y)`.
     """
+    xy = _fast(input, target) if weight is None and pos_weight is None else None
+    if xy and is_native_grad(grad_output, xy[0].dtype):
+        return _native.binary_cross_entropy_with_logits_backward(
+            grad_output, *xy, None, None, reduction, out
+        )
     x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
-    go = like(grad_output, x.dtype, "grad_output")
-    grad = _native.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction)
-    return finish(grad, dtype)  # type: ignore[no-any-return]
+    go = grad_arg(grad_output, x.dtype)
+    kout = kernel_out(dtype, out)
+    grad = _native.binary_cross_entropy_with_logits_backward(go, x, y, w, pw, reduction, kout)
+    return finish_out(grad, dtype, out)  # type: ignore[no-any-return]
 
 
 def binary_cross_entropy_with_grad(
@@ -113,6 +158,8 @@ def binary_cross_entropy_with_grad(
     target: ArrayLike,
     weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> tuple[Loss, NDArray[Any]]:
     """``(binary_cross_entropy(...), binary_cross_entropy_backward(1, ...))`` in one pass.
 
@@ -124,9 +171,13 @@ def binary_cross_entropy_with_grad(
     >>> grad
     array([ 1.33333333, -2.        ])
     """
+    if weight is None and (xy := _fast(input, target)):
+        loss, grad = _native.binary_cross_entropy_with_grad(*xy, None, reduction, out)
+        return finish(loss, xy[0].dtype), grad
     x, y, w, _, dtype = _args(input, target, weight, None)
-    loss, grad = _native.binary_cross_entropy_with_grad(x, y, w, reduction)
-    return finish(loss, dtype), finish(grad, dtype)
+    kout = kernel_out(dtype, out)
+    loss, grad = _native.binary_cross_entropy_with_grad(x, y, w, reduction, kout)
+    return finish(loss, dtype), finish_out(grad, dtype, out)
 
 
 def binary_cross_entropy_with_logits_with_grad(
@@ -135,6 +186,8 @@ def binary_cross_entropy_with_logits_with_grad(
     weight: ArrayLike | None = None,
     pos_weight: ArrayLike | None = None,
     reduction: Reduction = "mean",
+    *,
+    out: NDArray[Any] | None = None,
 ) -> tuple[Loss, NDArray[Any]]:
     """``(binary_cross_entropy_with_logits(...), ..._backward(1, ...))`` in one pass over the input.
 
@@ -146,6 +199,12 @@ def binary_cross_entropy_with_logits_with_grad(
     >>> grad.round(4)
     array([-0.25  ,  0.4404])
     """
+    if weight is None and pos_weight is None and (xy := _fast(input, target)):
+        loss, grad = _native.binary_cross_entropy_with_logits_with_grad(
+            *xy, None, None, reduction, out
+        )
+        return finish(loss, xy[0].dtype), grad
     x, y, w, pw, dtype = _args(input, target, weight, pos_weight)
-    loss, grad = _native.binary_cross_entropy_with_logits_with_grad(x, y, w, pw, reduction)
-    return finish(loss, dtype), finish(grad, dtype)
+    kout = kernel_out(dtype, out)
+    loss, grad = _native.binary_cross_entropy_with_logits_with_grad(x, y, w, pw, reduction, kout)
+    return finish(loss, dtype), finish_out(grad, dtype, out)

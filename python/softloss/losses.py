@@ -11,12 +11,16 @@ from softloss import _native
 from softloss._prep import (
     class_target,
     finish,
-    finish_array,
+    finish_out,
     float_input,
+    grad_arg,
     is_class_target,
     is_native,
+    is_native_grad,
     is_native_target,
+    kernel_out,
     like,
+    loss_out,
 )
 
 __all__ = [
@@ -50,6 +54,7 @@ def nll_loss(
     reduction: Reduction = "mean",
     *,
     axis: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> Loss:
     r"""Negative log-likelihood of log-probabilities: :math:`l_i = -w_{t_i}\, x_{i, t_i}`.
 
@@ -67,6 +72,10 @@ def nll_loss(
         ``mean`` divides by the sum of the targets' weights (NaN when every target is ignored).
     axis : int, optional
         The class axis; ``None`` is PyTorch's convention (1, or 0 for 1-D input).
+    out : ndarray, optional
+        For ``reduction="none"`` only: C-contiguous, writeable, shaped like ``target``, of the
+        result's dtype; receives the per-element losses and is returned. It may overlap any
+        argument.
 
     Returns
     -------
@@ -79,14 +88,12 @@ def nll_loss(
     0.289909
     """
     if weight is None and is_native(input) and is_native_target(target):
-        return finish(
-            _native.nll_loss(input, target, None, ignore_index, reduction, axis), input.dtype
-        )
+        loss = _native.nll_loss(input, target, None, ignore_index, reduction, axis, out)
+        return finish(loss, input.dtype)
     x, dtype = float_input(input)
-    t = class_target(target)
-    return finish(
-        _native.nll_loss(x, t, _weight(weight, x.dtype), ignore_index, reduction, axis), dtype
-    )
+    t, w = class_target(target), _weight(weight, x.dtype)
+    loss = _native.nll_loss(x, t, w, ignore_index, reduction, axis, loss_out(dtype, reduction, out))
+    return finish_out(loss, dtype, out)
 
 
 def nll_loss_backward(
@@ -98,18 +105,30 @@ def nll_loss_backward(
     reduction: Reduction = "mean",
     *,
     axis: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
     r"""Gradient of :func:`nll_loss`: zero except :math:`-w_{t_i} s_i` at each target.
 
     ``s_i`` is ``grad_output[i]`` (none), ``grad_output`` (sum) or ``grad_output / W`` (mean);
-    ``grad_output`` is a scalar for mean/sum and shaped like the loss for none.
+    ``grad_output`` is a scalar for mean/sum and shaped like the loss for none. ``out``, if
+    given, receives the gradient (shaped like ``input``, which it may overwrite).
     """
+    if (
+        weight is None
+        and is_native(input)
+        and is_native_target(target)
+        and is_native_grad(grad_output, input.dtype)
+    ):
+        return _native.nll_loss_backward(
+            grad_output, input, target, None, ignore_index, reduction, axis, out
+        )
     x, dtype = float_input(input)
-    go = like(grad_output, x.dtype, "grad_output")
+    go = grad_arg(grad_output, x.dtype)
+    t, w = class_target(target), _weight(weight, x.dtype)
     grad = _native.nll_loss_backward(
-        go, x, class_target(target), _weight(weight, x.dtype), ignore_index, reduction, axis
+        go, x, t, w, ignore_index, reduction, axis, kernel_out(dtype, out)
     )
-    return finish_array(grad, dtype)
+    return finish_out(grad, dtype, out)  # type: ignore[no-any-return]
 
 
 def cross_entropy(
@@ -121,6 +140,7 @@ def cross_entropy(
     label_smoothing: float = 0.0,
     *,
     axis: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> Loss:
     r"""Cross-entropy from logits: ``nll_loss(log_softmax(input, axis), target, ...)``.
 
@@ -132,7 +152,7 @@ def cross_entropy(
         Integer class indices shaped like ``input`` without the class axis, or float
         probabilities shaped like ``input`` (then ``mean`` divides by the number of rows and
         ``ignore_index`` must stay negative).
-    weight, ignore_index, reduction, axis
+    weight, ignore_index, reduction, axis, out
         As :func:`nll_loss`.
     label_smoothing : float in [0, 1]
         Mixes the target with the uniform distribution: ``(1 - eps) y + eps / C``.
@@ -145,15 +165,14 @@ def cross_entropy(
     """
     if weight is None and is_native(input) and is_native_target(target):
         loss = _native.cross_entropy(
-            input, target, None, ignore_index, reduction, label_smoothing, axis
+            input, target, None, ignore_index, reduction, label_smoothing, axis, out
         )
         return finish(loss, input.dtype)
     x, dtype = float_input(input)
-    t = _ce_target(target, x.dtype)
-    loss = _native.cross_entropy(
-        x, t, _weight(weight, x.dtype), ignore_index, reduction, label_smoothing, axis
-    )
-    return finish(loss, dtype)
+    t, w = _ce_target(target, x.dtype), _weight(weight, x.dtype)
+    kout = loss_out(dtype, reduction, out)
+    loss = _native.cross_entropy(x, t, w, ignore_index, reduction, label_smoothing, axis, kout)
+    return finish_out(loss, dtype, out)
 
 
 def cross_entropy_backward(
@@ -166,26 +185,32 @@ def cross_entropy_backward(
     label_smoothing: float = 0.0,
     *,
     axis: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[Any]:
     r"""Gradient of :func:`cross_entropy` with respect to the logits.
 
     Class targets: :math:`s_i (p_i \sum_c q_{ic} - q_i)` with
     :math:`q_{ic} = (1 - \epsilon) w_{t_i} [c = t_i] + (\epsilon / C) w_c`; without smoothing
-    and weights that is ``p - onehot(t)`` times ``s_i``.
+    and weights that is ``p - onehot(t)`` times ``s_i``. ``out``, if given, receives the gradient
+    (shaped like ``input``, which it may overwrite).
     """
+    if (
+        weight is None
+        and is_native(input)
+        and is_native_target(target)
+        and is_native_grad(grad_output, input.dtype)
+    ):
+        return _native.cross_entropy_backward(
+            grad_output, input, target, None, ignore_index, reduction, label_smoothing, axis, out
+        )
     x, dtype = float_input(input)
-    go = like(grad_output, x.dtype, "grad_output")
+    go = grad_arg(grad_output, x.dtype)
+    t, w = _ce_target(target, x.dtype), _weight(weight, x.dtype)
+    kout = kernel_out(dtype, out)
     grad = _native.cross_entropy_backward(
-        go,
-        x,
-        _ce_target(target, x.dtype),
-        _weight(weight, x.dtype),
-        ignore_index,
-        reduction,
-        label_smoothing,
-        axis,
+        go, x, t, w, ignore_index, reduction, label_smoothing, axis, kout
     )
-    return finish_array(grad, dtype)
+    return finish_out(grad, dtype, out)  # type: ignore[no-any-return]
 
 
 def cross_entropy_with_grad(
@@ -197,10 +222,13 @@ def cross_entropy_with_grad(
     label_smoothing: float = 0.0,
     *,
     axis: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> tuple[Loss, NDArray[Any]]:
     """``(cross_entropy(...), cross_entropy_backward(1, ...))`` in one pass over the logits.
 
-    The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``).
+    The gradient is for ``grad_output = 1`` (all ones for ``reduction="none"``). ``out``, if
+    given, receives the gradient (shaped like ``input``): ``out=input`` overwrites the logits
+    with their gradient, without a second array of their size.
 
     Examples
     --------
@@ -210,23 +238,12 @@ def cross_entropy_with_grad(
     """
     if weight is None and is_native(input) and is_native_target(target):
         loss, grad = _native.cross_entropy_with_grad(
-            input,
-            target,
-            None,
-            ignore_index,
-            reduction,
-            label_smoothing,
-            axis,
+            input, target, None, ignore_index, reduction, label_smoothing, axis, out
         )
         return finish(loss, input.dtype), grad
     x, dtype = float_input(input)
+    t, w = _ce_target(target, x.dtype), _weight(weight, x.dtype)
     loss, grad = _native.cross_entropy_with_grad(
-        x,
-        _ce_target(target, x.dtype),
-        _weight(weight, x.dtype),
-        ignore_index,
-        reduction,
-        label_smoothing,
-        axis,
+        x, t, w, ignore_index, reduction, label_smoothing, axis, kernel_out(dtype, out)
     )
-    return finish(loss, dtype), finish(grad, dtype)
+    return finish(loss, dtype), finish_out(grad, dtype, out)

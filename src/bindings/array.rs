@@ -26,7 +26,7 @@ impl<'py> FloatArray<'py> {
     }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(super) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     if let Ok(a) = obj.cast::<numpy::PyUntypedArray>() {
         if let Ok(d) = a.dtype().str() {
             return format!("an array of dtype {d}");
@@ -123,93 +123,6 @@ pub fn detached<R: Send>(py: Python<'_>, work: usize, f: impl Send + FnOnce() ->
     } else {
         py.detach(f)
     }
-}
-
-/// An array a result is written to: one allocated by this call, or the caller's `out=`.
-pub struct Output<'py, T> {
-    array: Bound<'py, PyArrayDyn<T>>,
-    /// Allocated here and not yet seen by Python, so no other reference to it exists.
-    fresh: bool,
-}
-
-impl<'py, T: Element + Send> Output<'py, T> {
-    /// A new uninitialised C-contiguous array; the caller fills every element.
-    pub fn new(py: Python<'py>, shape: &[usize]) -> Self {
-        // SAFETY: f32/f64 have no invalid bit patterns, and every caller writes each element (the
-        // kernels cover the whole output) before the array is returned to Python.
-        let array = unsafe { PyArrayDyn::<T>::new(py, shape, false) };
-        Output { array, fresh: true }
-    }
-
-    /// A new zero-filled C-contiguous array.
-    pub fn zeros(py: Python<'py>, shape: &[usize]) -> Self {
-        Output {
-            array: PyArrayDyn::<T>::zeros(py, shape, false),
-            fresh: true,
-        }
-    }
-
-    /// Runs `f` on the elements (borrow conflicts on a caller's array become a ValueError).
-    pub fn with_slice<R>(&self, f: impl FnOnce(&mut [T]) -> Result<R>) -> Result<R> {
-        let not_contiguous = || Error::Value("out must be C-contiguous".to_owned());
-        if self.fresh {
-            // SAFETY: the array was allocated by this call and has not been handed to Python or
-            // borrowed elsewhere, so this is the only reference to its memory.
-            let s = unsafe { self.array.as_slice_mut() }.map_err(|_| not_contiguous())?;
-            return f(s);
-        }
-        let mut rw = self
-            .array
-            .try_readwrite()
-            .map_err(|e| Error::Value(format!("out cannot be written: {e}")))?;
-        f(rw.as_slice_mut().map_err(|_| not_contiguous())?)
-    }
-
-    /// Runs `f` on the elements through [`detached`] (`work` elements touched in all).
-    pub fn fill<R: Send>(&self, work: usize, f: impl Send + FnOnce(&mut [T]) -> R) -> Result<R> {
-        let py = self.array.py();
-        self.with_slice(|s| Ok(detached(py, work, || f(s))))
-    }
-
-    /// The array, as a Python object.
-    pub fn into_any(self) -> Bound<'py, PyAny> {
-        self.array.into_any()
-    }
-}
-
-/// The array results are written to: the caller's `out` (checked: an ndarray of dtype `T`, the
-/// expected shape, C-contiguous, writeable) or a new uninitialised one.
-pub fn output<'py, T: Element + Send>(
-    py: Python<'py>,
-    out: Option<&Bound<'py, PyAny>>,
-    shape: &[usize],
-) -> Result<Output<'py, T>> {
-    let Some(obj) = out.filter(|o| !o.is_none()) else {
-        return Ok(Output::new(py, shape));
-    };
-    let arr = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
-        let want = numpy::dtype::<T>(py)
-            .str()
-            .map_or_else(|_| "?".to_owned(), |s| s.to_string());
-        Error::Type(format!(
-            "out must be a numpy array of dtype {want}, got {}",
-            type_name(obj)
-        ))
-    })?;
-    same_shape(shape, "result", arr.shape(), "out")?;
-    if !arr.is_c_contiguous() {
-        return Err(Error::Value("out must be C-contiguous".to_owned()));
-    }
-    // Borrowing for writing checks the WRITEABLE flag; the borrow ends here, before any work.
-    if let Err(e) = arr.try_readwrite() {
-        return Err(Error::Value(format!(
-            "out must be a writeable array that no input overlaps: {e}"
-        )));
-    }
-    Ok(Output {
-        array: arr.clone(),
-        fresh: false,
-    })
 }
 
 /// Marker trait for the element types kernels run on.

@@ -4,8 +4,9 @@
 //! (which rejects broadcasts that would enlarge the output); here they must match it exactly.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float, Output};
-use super::targets::{run_loss, GradOutput};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float};
+use super::output::{output, OutArg};
+use super::targets::{check_loss_out, run_loss, GradArg, GradOutput};
 use super::FloatArray;
 use crate::error::{Error, Result};
 use crate::kernels::bce::Bce;
@@ -97,21 +98,30 @@ fn check_probabilities<T: Float>(x: &[T], y: &[T]) -> Result<()> {
 /// What a call asks for: the loss, the gradient for a grad_output, or both for grad_output 1.
 enum Ask<'a, 'py, T: Float> {
     Loss,
-    Grad(&'a PyReadonlyArrayDyn<'py, T>),
+    Grad(&'a GradArg<'py, T>),
     Both,
 }
 
-/// One BCE call on probabilities (`logits == false`) or on logits.
-fn compute<'py, T: Float>(
+/// The settings of one BCE call.
+#[derive(Clone, Copy)]
+struct Call<'a, 'py> {
+    /// `binary_cross_entropy_with_logits` (else on probabilities).
     logits: bool,
+    reduction: Reduction,
+    /// The caller's `out=`, if any (already separated from the inputs).
+    out: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// One BCE call on probabilities or on logits.
+fn compute<'py, T: Float>(
+    call: Call<'_, 'py>,
     ask: &Ask<'_, 'py, T>,
     x: &PyReadonlyArrayDyn<'py, T>,
     y: &PyReadonlyArrayDyn<'py, T>,
     weight: Option<&PyReadonlyArrayDyn<'py, T>>,
     pos_weight: Option<&PyReadonlyArrayDyn<'py, T>>,
-    reduction: Reduction,
 ) -> Result<Bound<'py, PyAny>> {
-    let py = x.py();
+    let (py, logits) = (x.py(), call.logits);
     let args = Args::new(x, y, weight, pos_weight)?;
     let Slices {
         x: xs,
@@ -126,8 +136,12 @@ fn compute<'py, T: Float>(
         pos_weight,
     };
     let n = xs.len();
-    // The kernel checks the [0, 1] range of probabilities in its one pass; every output here is
-    // new, so on a violation the result is dropped and the error names the first culprit.
+    // The kernel checks the [0, 1] range of probabilities in its one pass; on a violation a new
+    // result is dropped and the error names the first culprit. The caller's `out` must not change
+    // on an error, so with one the range is checked first, in a pass of its own.
+    if !logits && call.out.is_some() {
+        check_probabilities(xs, ys)?;
+    }
     let in_range = AtomicBool::new(true);
     let run = |want: Want, losses: &mut [T], grad: &mut [T], scale: GradScale<'_, T>| {
         let outcome = if logits {
@@ -140,7 +154,7 @@ fn compute<'py, T: Float>(
         }
         outcome.sum
     };
-    let result = run_ask(py, ask, x.shape(), reduction, n, run)?;
+    let result = run_ask(py, ask, x.shape(), call, n, run)?;
     if !in_range.load(Ordering::Relaxed) {
         check_probabilities(xs, ys)?;
         return Err(Error::Value(
@@ -155,26 +169,27 @@ fn run_ask<'py, T: Float>(
     py: Python<'py>,
     ask: &Ask<'_, 'py, T>,
     shape: &[usize],
-    reduction: Reduction,
+    call: Call<'_, 'py>,
     n: usize,
     run: impl Sync + Fn(Want, &mut [T], &mut [T], GradScale<'_, T>) -> LossSum,
 ) -> Result<Bound<'py, PyAny>> {
+    let (reduction, out) = (call.reduction, call.out);
     match ask {
-        Ask::Loss => run_loss(py, reduction, shape, 2 * n, |losses| {
+        Ask::Loss => run_loss(py, reduction, shape, 2 * n, out, |losses| {
             run(Want::Loss, losses, &mut [], GradScale::Uniform(0.0))
         }),
         Ask::Grad(go) => {
             let go = GradOutput::new(go, reduction, shape)?;
             let scale = go.scale(reduction, || n as f64);
-            let grad = Output::<T>::new(py, shape);
+            let grad = output::<T>(py, out, shape)?;
             grad.fill(3 * n, |g| run(Want::Grad, &mut [], g, scale))?;
             Ok(grad.into_any())
         }
         Ask::Both => {
             let scale = GradScale::Uniform(scalar_grad_scale(reduction, 1.0, || n as f64));
-            let grad = Output::<T>::new(py, shape);
+            let grad = output::<T>(py, out, shape)?;
             let loss = grad.with_slice(|g| {
-                run_loss(py, reduction, shape, 3 * n, |losses| {
+                run_loss(py, reduction, shape, 3 * n, None, |losses| {
                     run(Want::Both, losses, g, scale)
                 })
             })?;
@@ -186,51 +201,70 @@ fn run_ask<'py, T: Float>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
-        compute(false, &Ask::Loss, &x, &y, w.as_ref(), None, reduction)
+    check_loss_out(reduction, out)?;
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let (y, w) = (borrow(&target, "target")?, borrow_opt(weight.as_ref(), "weight")?);
+        let call = Call { logits: false, reduction, out: out.get() };
+        compute(call, &Ask::Loss, &x, &y, w.as_ref(), None)
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (grad_output, input, target, weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let (go, y, w) = (borrow(grad_output, "grad_output")?, borrow(target, "target")?, borrow_opt(weight, "weight")?);
-        compute(false, &Ask::Grad(&go), &x, &y, w.as_ref(), None, reduction)
+    let out = OutArg::new(out);
+    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let (go, y) = (GradArg::extract(&grad_output)?, borrow(&target, "target")?);
+        let w = borrow_opt(weight.as_ref(), "weight")?;
+        let call = Call { logits: false, reduction, out: out.get() };
+        compute(call, &Ask::Grad(&go), &x, &y, w.as_ref(), None)
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy_with_logits<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
-        compute(true, &Ask::Loss, &x, &y, w.as_ref(), pw.as_ref(), reduction)
+    check_loss_out(reduction, out)?;
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let y = borrow(&target, "target")?;
+        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
+        let call = Call { logits: true, reduction, out: out.get() };
+        compute(call, &Ask::Loss, &x, &y, w.as_ref(), pw.as_ref())
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (grad_output, input, target, weight=None, pos_weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy_with_logits_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
@@ -238,39 +272,55 @@ fn binary_cross_entropy_with_logits_backward<'py>(
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let go = borrow(grad_output, "grad_output")?;
-        let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
-        compute(true, &Ask::Grad(&go), &x, &y, w.as_ref(), pw.as_ref(), reduction)
+    let out = OutArg::new(out);
+    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
+    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let (go, y) = (GradArg::extract(&grad_output)?, borrow(&target, "target")?);
+        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
+        let call = Call { logits: true, reduction, out: out.get() };
+        compute(call, &Ask::Grad(&go), &x, &y, w.as_ref(), pw.as_ref())
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let (y, w) = (borrow(target, "target")?, borrow_opt(weight, "weight")?);
-        compute(false, &Ask::Both, &x, &y, w.as_ref(), None, reduction)
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let (y, w) = (borrow(&target, "target")?, borrow_opt(weight.as_ref(), "weight")?);
+        let call = Call { logits: false, reduction, out: out.get() };
+        compute(call, &Ask::Both, &x, &y, w.as_ref(), None)
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean))]
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy_with_logits_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
     weight: Option<&Bound<'py, PyAny>>,
     pos_weight: Option<&Bound<'py, PyAny>>,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let (y, w, pw) = (borrow(target, "target")?, borrow_opt(weight, "weight")?, borrow_opt(pos_weight, "pos_weight")?);
-        compute(true, &Ask::Both, &x, &y, w.as_ref(), pw.as_ref(), reduction)
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let y = borrow(&target, "target")?;
+        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
+        let call = Call { logits: true, reduction, out: out.get() };
+        compute(call, &Ask::Both, &x, &y, w.as_ref(), pw.as_ref())
     })?)
 }

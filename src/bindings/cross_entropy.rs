@@ -1,8 +1,11 @@
 //! Bindings of cross_entropy, its backward pass and the fused loss-and-gradient call.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float, Output};
-use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float};
+use super::output::{output, OutArg};
+use super::targets::{
+    check_loss_out, run_loss, weight_sum, ClassAxis, ClassData, GradArg, GradOutput,
+};
 use super::FloatArray;
 use crate::error::{Error, Result};
 use crate::kernels::cross_entropy::{forward_backward, Target};
@@ -52,12 +55,12 @@ impl Options {
 /// What the caller asked for: the loss, the gradient for a given grad_output, or both (go = 1).
 enum Want<'a, 'py, T: Float> {
     Loss,
-    Grad(&'a PyReadonlyArrayDyn<'py, T>),
+    Grad(&'a GradArg<'py, T>),
     Both,
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None, out=None))]
 fn cross_entropy<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
@@ -66,15 +69,20 @@ fn cross_entropy<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
     #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
-    Ok(
-        dispatch!(FloatArray::extract(input, "input")?, x => run(&x, target, weight, opts, &Want::Loss))?,
-    )
+    check_loss_out(reduction, out)?;
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        run(&x, &target, weight.as_ref(), opts, &Want::Loss, out.get())
+    })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None, out=None))]
 fn cross_entropy_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
@@ -84,16 +92,20 @@ fn cross_entropy_backward<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
     #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let go = borrow(grad_output, "grad_output")?;
-        run(&x, target, weight, opts, &Want::Grad(&go))
+    let out = OutArg::new(out);
+    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let go = GradArg::extract(&grad_output)?;
+        run(&x, &target, weight.as_ref(), opts, &Want::Grad(&go), out.get())
     })?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, label_smoothing=0.0, axis=None, out=None))]
 fn cross_entropy_with_grad<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
@@ -102,11 +114,15 @@ fn cross_entropy_with_grad<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     #[pyo3(from_py_with = args::label_smoothing)] label_smoothing: f64,
     #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = Options::new(ignore_index, reduction, label_smoothing, axis)?;
-    Ok(
-        dispatch!(FloatArray::extract(input, "input")?, x => run(&x, target, weight, opts, &Want::Both))?,
-    )
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let weight = out.separate_opt(weight)?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        run(&x, &target, weight.as_ref(), opts, &Want::Both, out.get())
+    })?)
 }
 
 /// The target, borrowed: class indices (int64) or probabilities (the input's dtype).
@@ -135,6 +151,7 @@ fn run<'py, T: Float>(
     weight: Option<&Bound<'py, PyAny>>,
     opts: Options,
     want: &Want<'_, 'py, T>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
     let py = x.py();
     let ax = ClassAxis::new(x.shape(), opts.axis)?;
@@ -190,7 +207,7 @@ fn run<'py, T: Float>(
             .map_or(lay.rows() as f64, |c| weight_sum(py, c))
     };
     match want {
-        Want::Loss => run_loss(py, red, &ax.loss_shape, xs.len(), |losses| {
+        Want::Loss => run_loss(py, red, &ax.loss_shape, xs.len(), out, |losses| {
             forward_backward(
                 xs,
                 kernel_target,
@@ -204,17 +221,17 @@ fn run<'py, T: Float>(
         Want::Grad(go) => {
             let go = GradOutput::new(go, red, &ax.loss_shape)?;
             let scale = go.scale(red, denominator);
-            let grad = Output::<T>::new(py, x.shape());
+            let grad = output::<T>(py, out, x.shape())?;
             grad.fill(2 * xs.len(), |g| {
                 forward_backward(xs, kernel_target, eps, lay, &mut [], g, scale)
             })?;
             Ok(grad.into_any())
         }
         Want::Both => {
-            let grad = Output::<T>::new(py, x.shape());
+            let grad = output::<T>(py, out, x.shape())?;
             let scale = GradScale::Uniform(scalar_grad_scale(red, 1.0, denominator));
             let loss = grad.with_slice(|g| {
-                run_loss(py, red, &ax.loss_shape, 2 * xs.len(), |losses| {
+                run_loss(py, red, &ax.loss_shape, 2 * xs.len(), None, |losses| {
                     forward_backward(xs, kernel_target, eps, lay, losses, g, scale)
                 })
             })?;

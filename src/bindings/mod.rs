@@ -11,6 +11,7 @@ mod array;
 mod bce;
 mod cross_entropy;
 mod nll;
+mod output;
 mod softmax;
 mod targets;
 

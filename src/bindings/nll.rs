@@ -1,8 +1,11 @@
 //! Bindings of nll_loss and its backward pass.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, Float, Output};
-use super::targets::{run_loss, weight_sum, ClassAxis, ClassData, GradOutput};
+use super::array::{borrow, borrow_opt, contiguous, dispatch, Float};
+use super::output::{output, OutArg, Output};
+use super::targets::{
+    check_loss_out, run_loss, weight_sum, ClassAxis, ClassData, GradArg, GradOutput,
+};
 use super::FloatArray;
 use crate::error::Result;
 use crate::kernels::nll;
@@ -18,7 +21,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// `nll_loss(input, target, weight, ignore_index, reduction, axis)`; `target` is int64.
 #[pyfunction]
-#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None))]
+#[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None, out=None))]
 fn nll_loss<'py>(
     input: &Bound<'py, PyAny>,
     target: &Bound<'py, PyAny>,
@@ -26,11 +29,16 @@ fn nll_loss<'py>(
     #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let target = borrow::<i64>(target, "target")?;
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let weight = borrow_opt(weight, "weight")?;
-        forward_t(&x, &target, weight.as_ref(), ignore_index, reduction, axis)
+    check_loss_out(reduction, out)?;
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let weight = out.separate_opt(weight)?;
+    let target = borrow::<i64>(&target, "target")?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let weight = borrow_opt(weight.as_ref(), "weight")?;
+        forward_t(&x, &target, weight.as_ref(), ignore_index, reduction, axis, out.get())
     })?)
 }
 
@@ -41,6 +49,7 @@ fn forward_t<'py, T: Float>(
     ignore_index: i64,
     reduction: crate::kernels::Reduction,
     axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
     let ax = ClassAxis::new(x.shape(), axis)?;
     let data = ClassData::new(&ax, x.shape(), target, weight, ignore_index)?;
@@ -52,13 +61,14 @@ fn forward_t<'py, T: Float>(
         reduction,
         &ax.loss_shape,
         ax.layout.rows(),
+        out,
         |losses| nll::forward(xs, &targets, ax.layout, losses),
     )
 }
 
 /// `nll_loss_backward(grad_output, input, target, weight, ignore_index, reduction, axis)`.
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None))]
+#[pyo3(signature = (grad_output, input, target, weight=None, ignore_index=-100, reduction=Reduction::Mean, axis=None, out=None))]
 fn nll_loss_backward<'py>(
     grad_output: &Bound<'py, PyAny>,
     input: &Bound<'py, PyAny>,
@@ -67,23 +77,28 @@ fn nll_loss_backward<'py>(
     #[pyo3(from_py_with = args::ignore_index)] ignore_index: i64,
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     #[pyo3(from_py_with = args::optional_axis)] axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let target = borrow::<i64>(target, "target")?;
-    Ok(dispatch!(FloatArray::extract(input, "input")?, x => {
-        let go = borrow(grad_output, "grad_output")?;
-        let weight = borrow_opt(weight, "weight")?;
-        backward_t(&go, &x, &target, weight.as_ref(), ignore_index, reduction, axis)
+    let out = OutArg::new(out);
+    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
+    let weight = out.separate_opt(weight)?;
+    let target = borrow::<i64>(&target, "target")?;
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let go = GradArg::extract(&grad_output)?;
+        let weight = borrow_opt(weight.as_ref(), "weight")?;
+        backward_t(&go, &x, &target, weight.as_ref(), ignore_index, reduction, axis, out.get())
     })?)
 }
 
 fn backward_t<'py, T: Float>(
-    go: &PyReadonlyArrayDyn<'py, T>,
+    go: &GradArg<'py, T>,
     x: &PyReadonlyArrayDyn<'py, T>,
     target: &PyReadonlyArrayDyn<'py, i64>,
     weight: Option<&PyReadonlyArrayDyn<'py, T>>,
     ignore_index: i64,
     reduction: crate::kernels::Reduction,
     axis: Option<isize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
     let py = x.py();
     let ax = ClassAxis::new(x.shape(), axis)?;
@@ -91,8 +106,20 @@ fn backward_t<'py, T: Float>(
     let checked = data.targets(py, ax.layout.classes)?;
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
     let scale = go.scale(reduction, || weight_sum(py, &checked));
-    let grad = Output::<T>::zeros(py, x.shape());
-    grad.fill(ax.layout.rows(), |g| {
+    // The kernel writes only the target entries: a new array comes zeroed, `out` is zeroed here.
+    let (grad, zero_first) = match out {
+        None => (Output::<T>::zeros(py, x.shape()), false),
+        Some(_) => (output::<T>(py, out, x.shape())?, true),
+    };
+    let work = if zero_first {
+        x.len()
+    } else {
+        ax.layout.rows()
+    };
+    grad.fill(work, |g| {
+        if zero_first {
+            g.fill(T::ZERO);
+        }
         nll::backward(&checked.targets, ax.layout, scale, g);
     })?;
     Ok(grad.into_any())

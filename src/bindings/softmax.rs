@@ -1,8 +1,9 @@
 //! Bindings of softmax, log_softmax and their backward passes.
 
 use super::args;
-use super::array::{contiguous, dispatch, normalize_axis, output, same_shape, Float};
-use super::{array::borrow, FloatArray};
+use super::array::{borrow, contiguous, dispatch, normalize_axis, same_shape, Float};
+use super::output::{output, OutArg};
+use super::FloatArray;
 use crate::error::Result;
 use crate::kernels::softmax::{forward as forward_kernel, Kind};
 use crate::kernels::softmax_backward::backward as backward_kernel;
@@ -70,7 +71,9 @@ fn forward<'py>(
     axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    dispatch!(FloatArray::extract(input, "input")?, x => forward_t(kind, &x, axis, out))
+    let out = OutArg::new(out);
+    let input = out.separate(input)?;
+    dispatch!(FloatArray::extract(&input, "input")?, x => forward_t(kind, &x, axis, out.get()))
 }
 
 fn forward_t<'py, T: Float>(
@@ -96,9 +99,11 @@ fn backward<'py>(
     axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> Result<Bound<'py, PyAny>> {
-    dispatch!(FloatArray::extract(output, "output")?, y => {
-        let go = borrow(grad_output, "grad_output")?;
-        backward_t(kind, &go, &y, axis, out)
+    let out = OutArg::new(out);
+    let (output, grad_output) = (out.separate(output)?, out.separate(grad_output)?);
+    dispatch!(FloatArray::extract(&output, "output")?, y => {
+        let go = borrow(&grad_output, "grad_output")?;
+        backward_t(kind, &go, &y, axis, out.get())
     })
 }
 

@@ -1,7 +1,8 @@
 //! Validation and conversion shared by the loss bindings: the class axis, target shapes and
 //! values, class weights, `grad_output`, and turning a [`LossSum`] into the Python result.
 
-use super::array::{contiguous, detached, normalize_axis, Float, Output};
+use super::array::{borrow, contiguous, detached, normalize_axis, Float};
+use super::output::output;
 use crate::error::{shape_str, Error, Result};
 use crate::kernels::nll::{CheckedTargets, ClassTargets};
 use crate::kernels::{scalar_grad_scale, GradScale, Layout, LossSum, Reduction};
@@ -128,6 +129,25 @@ impl<'a, T: Float> ClassData<'a, T> {
     }
 }
 
+/// `grad_output` as the caller passed it: an array of the input's dtype, or a Python float (the
+/// common `1.0`), taken without building an array for it.
+pub enum GradArg<'py, T: Float> {
+    /// An array (0-d for a scalar).
+    Array(PyReadonlyArrayDyn<'py, T>),
+    /// A Python float, already rounded to the input's dtype (as an array of it would be).
+    Float(T),
+}
+
+impl<'py, T: Float> GradArg<'py, T> {
+    /// Takes a Python float as it is, anything else as an array of `T`.
+    pub fn extract(obj: &Bound<'py, PyAny>) -> Result<Self> {
+        if let Ok(v) = obj.cast_exact::<PyFloat>() {
+            return Ok(GradArg::Float(T::from_f64(v.value())));
+        }
+        borrow::<T>(obj, "grad_output").map(GradArg::Array)
+    }
+}
+
 /// A checked `grad_output`: one scalar (mean, sum) or one value per loss element (none).
 pub enum GradOutput<'a, T: Float> {
     /// The scalar grad_output of a mean or sum.
@@ -138,22 +158,26 @@ pub enum GradOutput<'a, T: Float> {
 
 impl<'a, T: Float> GradOutput<'a, T> {
     /// Checks `go` against the reduction: 0-d for mean/sum, `loss_shape` for none.
-    pub fn new(
-        go: &'a PyReadonlyArrayDyn<'_, T>,
-        reduction: Reduction,
-        loss_shape: &[usize],
-    ) -> Result<Self> {
+    pub fn new(go: &'a GradArg<'_, T>, reduction: Reduction, loss_shape: &[usize]) -> Result<Self> {
+        let (shape, first) = match go {
+            // Through `contiguous`: an ndarray view of a 0-d array costs more than a tiny call.
+            GradArg::Array(a) => (a.shape(), contiguous(a).first().copied()),
+            GradArg::Float(v) => (&[][..], Some(*v)),
+        };
         if reduction == Reduction::None {
-            if go.shape() != loss_shape {
+            if shape != loss_shape {
                 return Err(Error::Value(format!(
                     "grad_output shape {} does not match the loss shape {} (reduction='none')",
-                    shape_str(go.shape()),
+                    shape_str(shape),
                     shape_str(loss_shape)
                 )));
             }
-            return Ok(GradOutput::PerElement(contiguous(go)));
+            return Ok(GradOutput::PerElement(match go {
+                GradArg::Array(a) => contiguous(a),
+                GradArg::Float(v) => Cow::Owned(vec![*v]),
+            }));
         }
-        match (go.ndim(), go.as_array().iter().next()) {
+        match (shape.len(), first) {
             (0, Some(v)) => Ok(GradOutput::Scalar(v.to_f64())),
             _ => Err(Error::Value(format!(
                 "grad_output must be a scalar for reduction='{}', got shape {}",
@@ -162,7 +186,7 @@ impl<'a, T: Float> GradOutput<'a, T> {
                 } else {
                     "sum"
                 },
-                shape_str(go.shape())
+                shape_str(shape)
             ))),
         }
     }
@@ -183,17 +207,34 @@ impl<'a, T: Float> GradOutput<'a, T> {
     }
 }
 
-/// Runs a loss kernel and converts its result: an array shaped `loss_shape` for none (the kernel
-/// gets one slot per element), otherwise a Python float (the caller rounds it to the dtype).
+/// Refuses `out=` for a loss that is a scalar (`mean`, `sum`): `out` takes per-element losses.
+pub fn check_loss_out(reduction: Reduction, out: Option<&Bound<'_, PyAny>>) -> Result<()> {
+    if out.is_none() || reduction == Reduction::None {
+        return Ok(());
+    }
+    let name = if reduction == Reduction::Mean {
+        "mean"
+    } else {
+        "sum"
+    };
+    Err(Error::Value(format!(
+        "out= takes the per-element losses of reduction='none'; reduction='{name}' gives a scalar"
+    )))
+}
+
+/// Runs a loss kernel and converts its result: an array shaped `loss_shape` for none (`out`, or
+/// a new one; the kernel gets one slot per element), otherwise a Python float (the caller rounds
+/// it to the dtype). `out` must have passed [`check_loss_out`].
 pub fn run_loss<'py, T: Float>(
     py: Python<'py>,
     reduction: Reduction,
     loss_shape: &[usize],
     work: usize,
+    out: Option<&Bound<'py, PyAny>>,
     kernel: impl Send + FnOnce(&mut [T]) -> LossSum,
 ) -> Result<Bound<'py, PyAny>> {
     if reduction == Reduction::None {
-        let losses = Output::<T>::new(py, loss_shape);
+        let losses = output::<T>(py, out, loss_shape)?;
         losses.fill(work, kernel)?;
         Ok(losses.into_any())
     } else {
