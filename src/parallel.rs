@@ -1,7 +1,8 @@
 //! The crate's one private rayon pool, the size thresholds, thread-count control and a fork guard.
 //!
 //! * Thread count: `SOFTLOSS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else the CPU count;
-//!   [`set_num_threads`] rebuilds the pool. The global rayon pool is never used.
+//!   [`set_num_threads`] rebuilds the pool. The global rayon pool is never used. The calling
+//!   thread is one of the threads: it works on the chunks beside `n - 1` pool threads ([`share`]).
 //! * Work is split into chunks of whole items (rows or `(classes, inner)` blocks) of at least
 //!   [`TASK_ELEMS`] elements, and into at most [`MAX_CHUNKS`] chunks. The chunking depends only on
 //!   the sizes, never on the thread count, and per-chunk results come back in chunk order, so
@@ -12,7 +13,8 @@
 //!   thread that does not exist in it, e.g. one building the pool at the moment of the fork)
 //!   leaves that state alone and makes a fresh one, instead of waiting forever on either.
 
-use rayon::prelude::*;
+mod share;
+
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::ops::Range;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -115,7 +117,8 @@ fn pool() -> Option<Arc<ThreadPool>> {
         return Some(Arc::clone(pool));
     }
     let built = ThreadPoolBuilder::new()
-        .num_threads(num_threads())
+        // The calling thread works too (`share`): the pool holds the other threads.
+        .num_threads(num_threads().saturating_sub(1).max(1))
         .thread_name(|i| format!("softloss-{i}"))
         .build()
         .ok()
@@ -169,14 +172,28 @@ where
         n_chunks > 1 && items.saturating_mul(item_elems) >= PARALLEL_MIN_ELEMS && num_threads() > 1;
     let pool = if parallel { pool() } else { None };
     match pool {
-        Some(pool) => pool.install(|| {
-            a_parts
-                .into_par_iter()
+        Some(pool) => {
+            // Each chunk's pieces and result slot, taken and filled by whichever thread claims it.
+            let parts: Vec<_> = a_parts
+                .into_iter()
                 .zip(b_parts)
-                .enumerate()
-                .map(|(c, (a, b))| run(c, a, b))
+                .map(|p| Mutex::new(Some(p)))
+                .collect();
+            let results: Vec<Mutex<Option<R>>> = (0..n_chunks).map(|_| Mutex::new(None)).collect();
+            share::run(&pool, num_threads() - 1, n_chunks, &|c| {
+                let taken = parts
+                    .get(c)
+                    .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).take());
+                if let (Some((a, b)), Some(slot)) = (taken, results.get(c)) {
+                    let r = run(c, a, b);
+                    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+                }
+            });
+            results
+                .into_iter()
+                .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
                 .collect()
-        }),
+        }
         None => a_parts
             .into_iter()
             .zip(b_parts)
@@ -215,6 +232,37 @@ mod tests {
         assert_eq!(ranges.first().map(|r| r.start), Some(0));
         assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
         assert_eq!(ranges.last().map(|r| r.end), Some(items));
+    }
+
+    #[test]
+    fn shared_chunks_run_once_each_whatever_the_helper_count() {
+        let pool = ThreadPoolBuilder::new().num_threads(3).build();
+        let Ok(pool) = pool else { return };
+        for (helpers, n) in [(0, 5), (1, 1), (1, 64), (3, 7), (7, 3), (16, 64)] {
+            let counts: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            share::run(&pool, helpers, n, &|c| {
+                counts[c].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                counts.iter().all(|k| k.load(Ordering::Relaxed) == 1),
+                "{helpers} {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panicking_chunk_is_resumed_on_the_caller_after_every_chunk() {
+        let pool = ThreadPoolBuilder::new().num_threads(2).build();
+        let Ok(pool) = pool else { return };
+        let finished = AtomicUsize::new(0);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            share::run(&pool, 2, 16, &|c| {
+                assert!(c != 5, "chunk 5");
+                finished.fetch_add(1, Ordering::Relaxed);
+            });
+        }));
+        assert!(caught.is_err());
+        assert_eq!(finished.load(Ordering::Relaxed), 15);
     }
 
     #[test]
