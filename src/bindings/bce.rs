@@ -200,6 +200,49 @@ fn run_ask<'py, T: Float>(
     }
 }
 
+/// What a BCE entry point returns: the loss, the gradient for a `grad_output`, or both.
+#[derive(Clone, Copy, PartialEq)]
+enum Entry {
+    Loss,
+    Grad,
+    Both,
+}
+
+/// Every BCE entry point: arguments separated from `out`, borrowed, and handed to [`compute`].
+fn entry<'py>(
+    (logits, kind): (bool, Entry),
+    grad_output: Option<&Bound<'py, PyAny>>,
+    [input, target]: [&Bound<'py, PyAny>; 2],
+    [weight, pos_weight]: [Option<&Bound<'py, PyAny>>; 2],
+    reduction: Reduction,
+    out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if kind == Entry::Loss {
+        check_loss_out(reduction, out)?;
+    }
+    let out = OutArg::new(out);
+    let [input, target] = out.separate_all([input, target])?;
+    let grad_output = out.separate_opt(grad_output)?;
+    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
+    let call = Call {
+        logits,
+        reduction,
+        out: out.get(),
+    };
+    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
+        let go = grad_output.as_ref().map(GradArg::extract).transpose()?;
+        let y = borrow(&target, "target")?;
+        let w = borrow_opt(weight.as_ref(), "weight")?;
+        let pw = borrow_opt(pos_weight.as_ref(), "pos_weight")?;
+        let ask = match (&go, kind) {
+            (Some(go), _) => Ask::Grad(go),
+            (None, Entry::Loss) => Ask::Loss,
+            (None, _) => Ask::Both,
+        };
+        compute(call, &ask, &x, &y, w.as_ref(), pw.as_ref())
+    })?)
+}
+
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, reduction=Reduction::Mean, out=None))]
 fn binary_cross_entropy<'py>(
@@ -209,15 +252,15 @@ fn binary_cross_entropy<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    check_loss_out(reduction, out)?;
-    let out = OutArg::new(out);
-    let [input, target] = out.separate_all([input, target])?;
-    let weight = out.separate_opt(weight)?;
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let (y, w) = (borrow(&target, "target")?, borrow_opt(weight.as_ref(), "weight")?);
-        let call = Call { logits: false, reduction, out: out.get() };
-        compute(call, &Ask::Loss, &x, &y, w.as_ref(), None)
-    })?)
+    let arrays = [input, target];
+    entry(
+        (false, Entry::Loss),
+        None,
+        arrays,
+        [weight, None],
+        reduction,
+        out,
+    )
 }
 
 #[pyfunction]
@@ -230,15 +273,15 @@ fn binary_cross_entropy_backward<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let out = OutArg::new(out);
-    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
-    let weight = out.separate_opt(weight)?;
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let (go, y) = (GradArg::extract(&grad_output)?, borrow(&target, "target")?);
-        let w = borrow_opt(weight.as_ref(), "weight")?;
-        let call = Call { logits: false, reduction, out: out.get() };
-        compute(call, &Ask::Grad(&go), &x, &y, w.as_ref(), None)
-    })?)
+    let (arrays, go) = ([input, target], Some(grad_output));
+    entry(
+        (false, Entry::Grad),
+        go,
+        arrays,
+        [weight, None],
+        reduction,
+        out,
+    )
 }
 
 #[pyfunction]
@@ -251,16 +294,15 @@ fn binary_cross_entropy_with_logits<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    check_loss_out(reduction, out)?;
-    let out = OutArg::new(out);
-    let [input, target] = out.separate_all([input, target])?;
-    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let y = borrow(&target, "target")?;
-        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
-        let call = Call { logits: true, reduction, out: out.get() };
-        compute(call, &Ask::Loss, &x, &y, w.as_ref(), pw.as_ref())
-    })?)
+    let arrays = [input, target];
+    entry(
+        (true, Entry::Loss),
+        None,
+        arrays,
+        [weight, pos_weight],
+        reduction,
+        out,
+    )
 }
 
 #[pyfunction]
@@ -274,15 +316,15 @@ fn binary_cross_entropy_with_logits_backward<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let out = OutArg::new(out);
-    let [grad_output, input, target] = out.separate_all([grad_output, input, target])?;
-    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let (go, y) = (GradArg::extract(&grad_output)?, borrow(&target, "target")?);
-        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
-        let call = Call { logits: true, reduction, out: out.get() };
-        compute(call, &Ask::Grad(&go), &x, &y, w.as_ref(), pw.as_ref())
-    })?)
+    let (arrays, go) = ([input, target], Some(grad_output));
+    entry(
+        (true, Entry::Grad),
+        go,
+        arrays,
+        [weight, pos_weight],
+        reduction,
+        out,
+    )
 }
 
 #[pyfunction]
@@ -294,14 +336,15 @@ fn binary_cross_entropy_with_grad<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let out = OutArg::new(out);
-    let [input, target] = out.separate_all([input, target])?;
-    let weight = out.separate_opt(weight)?;
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let (y, w) = (borrow(&target, "target")?, borrow_opt(weight.as_ref(), "weight")?);
-        let call = Call { logits: false, reduction, out: out.get() };
-        compute(call, &Ask::Both, &x, &y, w.as_ref(), None)
-    })?)
+    let arrays = [input, target];
+    entry(
+        (false, Entry::Both),
+        None,
+        arrays,
+        [weight, None],
+        reduction,
+        out,
+    )
 }
 
 #[pyfunction]
@@ -314,13 +357,13 @@ fn binary_cross_entropy_with_logits_with_grad<'py>(
     #[pyo3(from_py_with = args::reduction)] reduction: Reduction,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let out = OutArg::new(out);
-    let [input, target] = out.separate_all([input, target])?;
-    let (weight, pos_weight) = (out.separate_opt(weight)?, out.separate_opt(pos_weight)?);
-    Ok(dispatch!(FloatArray::extract(&input, "input")?, x => {
-        let y = borrow(&target, "target")?;
-        let (w, pw) = (borrow_opt(weight.as_ref(), "weight")?, borrow_opt(pos_weight.as_ref(), "pos_weight")?);
-        let call = Call { logits: true, reduction, out: out.get() };
-        compute(call, &Ask::Both, &x, &y, w.as_ref(), pw.as_ref())
-    })?)
+    let arrays = [input, target];
+    entry(
+        (true, Entry::Both),
+        None,
+        arrays,
+        [weight, pos_weight],
+        reduction,
+        out,
+    )
 }
