@@ -4,7 +4,7 @@
 //! (which rejects broadcasts that would enlarge the output); here they must match it exactly.
 
 use super::args;
-use super::array::{borrow, borrow_opt, contiguous, dispatch, same_shape, Float};
+use super::array::{borrow, borrow_opt, contiguous, detached, dispatch, same_shape, Float};
 use super::output::{output, OutArg};
 use super::targets::{check_loss_out, run_loss, GradArg, GradOutput};
 use super::FloatArray;
@@ -83,9 +83,9 @@ struct Slices<'a, T> {
 }
 
 /// BCE on probabilities requires input and target in [0, 1].
-fn check_probabilities<T: Float>(x: &[T], y: &[T]) -> Result<()> {
+fn check_probabilities<T: Float>(py: Python<'_>, x: &[T], y: &[T]) -> Result<()> {
     for (v, name) in [(x, "input"), (y, "target")] {
-        if let Some(i) = bce::first_out_of_range(v) {
+        if let Some(i) = detached(py, v.len(), || bce::first_out_of_range(v)) {
             let bad = v.get(i).map_or(f64::NAN, |a| a.to_f64());
             return Err(Error::Value(format!(
                 "binary_cross_entropy: every {name} value must be in [0, 1], got {bad} at flat index {i}"
@@ -140,7 +140,7 @@ fn compute<'py, T: Float>(
     // result is dropped and the error names the first culprit. The caller's `out` must not change
     // on an error, so with one the range is checked first, in a pass of its own.
     if !logits && call.out.is_some() {
-        check_probabilities(xs, ys)?;
+        check_probabilities(py, xs, ys)?;
     }
     let in_range = AtomicBool::new(true);
     let run = |want: Want, losses: &mut [T], grad: &mut [T], scale: GradScale<'_, T>| {
@@ -156,7 +156,7 @@ fn compute<'py, T: Float>(
     };
     let result = run_ask(py, ask, x.shape(), call, n, run)?;
     if !in_range.load(Ordering::Relaxed) {
-        check_probabilities(xs, ys)?;
+        check_probabilities(py, xs, ys)?;
         return Err(Error::Value(
             "binary_cross_entropy: input and target must be in [0, 1]".to_owned(),
         ));

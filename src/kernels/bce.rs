@@ -17,11 +17,22 @@
 
 use super::pointwise::{self, ln_1p, ln_1p_parts, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
+use crate::parallel;
 use crate::simd::Lanes;
 
-/// The index of the first element outside `[0, 1]` (NaN included).
+/// The index of the first element outside `[0, 1]` (NaN included), searched in parallel chunks.
 #[must_use]
 pub fn first_out_of_range<T: Real>(v: &[T]) -> Option<usize> {
+    let none: &mut [u8] = &mut [];
+    let found = parallel::map_chunks(v.len(), 1, none, 0, &mut [] as &mut [u8], 0, |r, _, _| {
+        let start = r.start;
+        v.get(r).and_then(first_in).map(|i| start + i)
+    });
+    found.into_iter().flatten().next()
+}
+
+/// [`first_out_of_range`] on one chunk.
+fn first_in<T: Real>(v: &[T]) -> Option<usize> {
     // Whole vectors of 64 first (no early exit, so the compiler vectorises), then the position.
     let bad = |a: &T| !(*a >= T::ZERO && *a <= T::ONE);
     let chunk = v
@@ -162,6 +173,16 @@ mod tests {
         assert!((l[1] - 80.0).abs() < 1e-12);
         assert!((l[2] - std::f64::consts::LN_2).abs() < 1e-15);
         assert!((s.loss - (180.0 + std::f64::consts::LN_2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn range_check_reports_the_first_culprit_across_chunks() {
+        let mut v = vec![0.5f64; 300_000];
+        v[299_000] = -1.0;
+        v[200_001] = 1.5; // in an earlier chunk than the other
+        assert_eq!(first_out_of_range(&v), Some(200_001));
+        v[200_001] = 0.5;
+        assert_eq!(first_out_of_range(&v), Some(299_000));
     }
 
     #[test]
