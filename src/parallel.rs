@@ -24,8 +24,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub const TASK_ELEMS: usize = 16 * 1024;
 /// The most chunks a call is split into: enough to balance 16 threads with room to spare.
 pub const MAX_CHUNKS: usize = 64;
-/// Below this many elements a call stays on the calling thread.
-pub const PARALLEL_MIN_ELEMS: usize = 64 * 1024;
+/// Below this many elements a call stays on the calling thread: two chunks' worth. With the
+/// calling thread at work ([`share`]) a call of two chunks already gains from a second thread:
+/// 1.1-1.9x faster than on one at 40-64K elements
+/// (`benches/results/parallel-threshold-avx512-2core.txt`).
+pub const PARALLEL_MIN_ELEMS: usize = 2 * TASK_ELEMS;
 
 /// The largest thread count accepted: far past any useful count (work is split into chunks of
 /// at least 16K elements), and small enough that a typo cannot make the next call spend seconds

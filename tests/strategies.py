@@ -212,9 +212,9 @@ def any_case(dtype=None, domain="special"):
 
 
 @st.composite
-def big_case(draw, min_size=65_536, max_size=300_000):
+def big_case(draw, min_size=32_768, max_size=300_000):
     """A call of any public function on an input large enough for the parallel path (the
-    threshold is 64K elements): random normal values from a drawn seed, plus a few drawn special
+    threshold is 32K elements): random normal values from a drawn seed, plus a few drawn special
     values (+-inf, NaN, huge, subnormal) at drawn positions, float32 or float64."""
     name = draw(st.sampled_from(FUNCTIONS))
     dtype = draw(dtypes)

@@ -1,8 +1,8 @@
 """Concurrency, memory and fork safety.
 
-- Every function on generated inputs of 64K-300K elements (the parallel path) gives the same bits
+- Every function on generated inputs of 32K-300K elements (the parallel path) gives the same bits
   for every thread count (hypothesis).
-- 8 Python threads x 1000 calls on shared inputs (some above the 64K-element parallel threshold,
+- 8 Python threads x 1000 calls on shared inputs (some above the 32K-element parallel threshold,
   some below) give the serial bits while another thread flips set_num_threads between 1 and 3.
 - 10^5 calls of each public function on small inputs grow the RSS by less than 5 MB.
 - A child forked after the pool has run (also while a parent thread is inside a parallel call)
@@ -42,7 +42,7 @@ def bits(result):
 )
 @given(case=S.big_case(), threads=st.lists(st.sampled_from([1, 2, 3, 5]), min_size=2, max_size=2))
 def test_bitwise_identical_across_thread_counts(case, threads):
-    """Domain: every public function on 64K-300K element float32/float64 inputs with a few
+    """Domain: every public function on 32K-300K element float32/float64 inputs with a few
     special values (+-inf, NaN, huge, subnormal), every reduction. Exactly: the same bits (and
     type, dtype, shape) for the default and two drawn thread counts."""
     before = sl.get_num_threads()
