@@ -40,6 +40,21 @@ def _weight(weight: ArrayLike | None, dtype: np.dtype[Any]) -> NDArray[Any] | No
     return None if weight is None else like(weight, dtype, "weight")
 
 
+def _fast_backward(
+    grad_output: ArrayLike, input: ArrayLike, target: ArrayLike, weight: ArrayLike | None
+) -> tuple[NDArray[Any] | float, NDArray[Any], NDArray[Any]] | None:
+    """``(grad_output, input, target)`` when a class-loss backward takes them as they are (no
+    weight, native input, int64 target, a Python float or input-dtype grad_output); else None."""
+    if (
+        weight is None
+        and is_native(input)
+        and is_native_target(target)
+        and is_native_grad(grad_output, input.dtype)
+    ):
+        return grad_output, input, target
+    return None
+
+
 def _ce_target(target: ArrayLike, dtype: np.dtype[Any]) -> NDArray[Any]:
     if target is not None and is_class_target(target):
         return class_target(target)
@@ -113,15 +128,8 @@ def nll_loss_backward(
     ``grad_output`` is a scalar for mean/sum and shaped like the loss for none. ``out``, if
     given, receives the gradient (shaped like ``input``, which it may overwrite).
     """
-    if (
-        weight is None
-        and is_native(input)
-        and is_native_target(target)
-        and is_native_grad(grad_output, input.dtype)
-    ):
-        return _native.nll_loss_backward(
-            grad_output, input, target, None, ignore_index, reduction, axis, out
-        )
+    if fast := _fast_backward(grad_output, input, target, weight):
+        return _native.nll_loss_backward(*fast, None, ignore_index, reduction, axis, out)
     x, dtype = float_input(input)
     go = grad_arg(grad_output, x.dtype)
     t, w = class_target(target), _weight(weight, x.dtype)
@@ -194,14 +202,9 @@ def cross_entropy_backward(
     and weights that is ``p - onehot(t)`` times ``s_i``. ``out``, if given, receives the gradient
     (shaped like ``input``, which it may overwrite).
     """
-    if (
-        weight is None
-        and is_native(input)
-        and is_native_target(target)
-        and is_native_grad(grad_output, input.dtype)
-    ):
+    if fast := _fast_backward(grad_output, input, target, weight):
         return _native.cross_entropy_backward(
-            grad_output, input, target, None, ignore_index, reduction, label_smoothing, axis, out
+            *fast, None, ignore_index, reduction, label_smoothing, axis, out
         )
     x, dtype = float_input(input)
     go = grad_arg(grad_output, x.dtype)

@@ -107,9 +107,11 @@ fn backward_t<'py, T: Float>(
     let go = GradOutput::new(go, reduction, &ax.loss_shape)?;
     let scale = go.scale(reduction, || weight_sum(py, &checked));
     // The kernel writes only the target entries: a new array comes zeroed, `out` is zeroed here.
-    let (grad, zero_first) = match out {
-        None => (Output::<T>::zeros(py, x.shape()), false),
-        Some(_) => (output::<T>(py, out, x.shape())?, true),
+    let zero_first = out.is_some();
+    let grad = if zero_first {
+        output::<T>(py, out, x.shape())?
+    } else {
+        Output::<T>::zeros(py, x.shape())
     };
     let work = if zero_first {
         x.len()
