@@ -64,6 +64,57 @@ def assert_result(actual, expected, dtype, scalar=None):
 # Each transform returns an array with exactly the same values and dtype as its argument.
 
 
+def backward_gate_rows(rng, dtype):
+    """(go, p, logp) row sets for the softmax backwards' gates (kernels/softmax_backward.rs).
+
+    Rows of 100, 1000 and 1003 classes (whole blocks of vectors, and a partial last vector),
+    each row with one hazard: a tiny, subnormal, zero, negative, NaN or infinite p in the first
+    block, in a later one or in the last vector; a go that is NaN, infinite, or large enough
+    for the row's sum (or go - sum) to overflow; a logp past the fast exp's domain, between it
+    and the tiny products' bound, above 0, or NaN. The first row of each set has no hazard.
+    """
+    info = np.finfo(dtype)
+    tiny, big = float(info.tiny), float(info.max)
+    sets = []
+    for classes in (100, 1000, 1003):
+        last = classes - 1
+        p_hazards = [
+            (1, tiny * 3),
+            (5, tiny * 3),
+            (last, tiny / 4),
+            (70, 0.0),
+            (last, 0.0),
+            (7, -tiny),
+            (9, np.nan),
+            (last, np.nan),
+            (3, np.inf),
+            (80, -1.0),
+        ]
+        p = rng.uniform(0.5, 1.0, (len(p_hazards) + 6, classes)) / classes
+        for row, (col, value) in enumerate(p_hazards, start=1):
+            p[row, col] = value
+        go = rng.standard_normal(p.shape)
+        r = len(p_hazards) + 1
+        go[r, 3] = np.nan
+        go[r + 1, last] = np.inf
+        go[r + 2] = big  # the sum overflows
+        p[r + 2] = 1.0
+        go[r + 3] = -big  # a finite sum near -big: go - sum overflows where go is big
+        go[r + 3, 0] = big
+        p[r + 3] = 1.0 / classes
+        go[r + 4, 4] = -np.inf
+        p[r + 4, 4] = 0.0  # inf * 0 in the sum
+        logp = np.log(rng.uniform(0.5, 1.0, p.shape) / classes)
+        floor = -80.0 if dtype == np.float32 else -697.0  # below the tiny bound, in range
+        for row, (col, value) in enumerate(
+            [(1, floor), (5, -100.0), (last, -800.0), (7, 0.5), (9, np.nan), (last, -np.inf)],
+            start=1,
+        ):
+            logp[row, col] = value
+        sets.append((go.astype(dtype), p.astype(dtype), logp.astype(dtype)))
+    return sets
+
+
 def as_c(a):
     return np.array(a, order="C", copy=True)
 

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import assert_close, backward_gate_rows
 from test_hostile import BINARY, CLASS, F16, FUNCTIONS, P, T, X, Y, good_call
 
 import softloss as sl
@@ -189,3 +190,29 @@ def test_float32_results_round_once_like_numpy():
     total = _native.cross_entropy(x, t, None, -100, "mean", 0.0, None)
     assert type(total) is float
     assert loss.tobytes() == np.float32(total).tobytes()
+
+
+# ----------------------------------------------------------------------------- backward gates
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_gate_rows_follow_the_formula(dtype):
+    """The softmax backwards' rows with tiny, zero, negative, NaN and infinite values, and sums
+    or differences that overflow (conftest.backward_gate_rows), give the formula's values: the
+    row's sum of the dtype's products in float64, rounded once to the dtype, then the dtype's
+    own arithmetic, as in the kernel (an intermediate that overflows the dtype is infinite).
+    Every NaN is canonical."""
+    canonical = np.array(np.nan, dtype).view(np.uint32 if dtype == np.float32 else np.uint64)
+    for go, p, logp in backward_gate_rows(np.random.default_rng(7), dtype):
+        with np.errstate(all="ignore"):
+            s = np.sum((go * p).astype(np.float64), axis=-1, keepdims=True).astype(dtype)
+            want_soft = p * (go - s)
+            s = np.sum(go.astype(np.float64), axis=-1, keepdims=True).astype(dtype)
+            want_log = go - np.exp(logp.astype(np.float64)).astype(dtype) * s
+        for got, want in (
+            (sl.softmax_backward(go, p), want_soft),
+            (sl.log_softmax_backward(go, logp), want_log),
+        ):
+            assert_close(got, want, dtype)
+            nan = np.isnan(got)
+            assert (got[nan].view(canonical.dtype) == canonical).all()

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import softloss as sl
     sys.path.insert(0, sys.argv[1])
-    from conftest import load_cases, assert_close
+    from conftest import load_cases, assert_close, backward_gate_rows
 
     digest = hashlib.sha256()
     def add(v):
@@ -153,6 +153,11 @@ SCRIPT = textwrap.dedent(
                     x, p, label_smoothing=0.1, reduction="none", axis=axis
                 )
                 add(loss); add(grad)
+        # The backward row kernels' gates (kernels/softmax_backward.rs): a row takes plain
+        # products when no p (or exp(logp)) is tiny, and skips canon_nan when its sum is finite.
+        for go, y, logp in backward_gate_rows(rng, dtype):
+            add(sl.softmax_backward(go, y))
+            add(sl.log_softmax_backward(go, logp))
         xb = rng.uniform(0, 1, 100_003).astype(dtype)
         yb = rng.uniform(0, 1, 100_003).astype(dtype)
         xb[::101] = 0.0

@@ -34,8 +34,8 @@ use std::arch::x86_64::{
     _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
     _mm256_storeu_ps, _mm256_stream_pd, _mm256_stream_ps, _mm256_sub_pd, _mm256_sub_ps,
     _mm_cvtsd_f64, _mm_cvtss_f32, _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps,
-    _mm_movehl_ps, _mm_prefetch, _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ,
-    _CMP_NLE_UQ, _CMP_UNORD_Q, _MM_HINT_T0,
+    _mm_movehl_ps, _mm_prefetch, _mm_sfence, _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ,
+    _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q, _MM_HINT_T0,
 };
 use tiny::{any_between8, div_wide8, mul_tiny4d, mul_tiny8, mul_wide8};
 
@@ -391,6 +391,18 @@ impl Lanes<f32> for F32x16 {
         }
     }
     #[inline(always)]
+    fn mul_tiny_pays(self, below: Self) -> bool {
+        let ([v0, v1], [b0, b1]) = (self.0, below.0);
+        // SAFETY: AVX is available (module docs).
+        unsafe {
+            let lt = _mm256_or_ps(
+                _mm256_cmp_ps::<_CMP_LT_OQ>(v0, b0),
+                _mm256_cmp_ps::<_CMP_LT_OQ>(v1, b1),
+            );
+            _mm256_movemask_ps(lt) != 0
+        }
+    }
+    #[inline(always)]
     fn any_outside_unit(self) -> bool {
         // SAFETY: AVX is available (module docs). NGE/NLE_UQ are true for NaN.
         unsafe {
@@ -544,6 +556,18 @@ impl Lanes<f64> for F64x8 {
                 let q = p.add(4 * h);
                 _mm256_storeu_pd(q, _mm256_add_pd(_mm256_loadu_pd(q), r));
             }
+        }
+    }
+    #[inline(always)]
+    fn mul_tiny_pays(self, below: Self) -> bool {
+        let ([v0, v1], [b0, b1]) = (self.0, below.0);
+        // SAFETY: AVX is available (module docs).
+        unsafe {
+            let lt = _mm256_or_pd(
+                _mm256_cmp_pd::<_CMP_LT_OQ>(v0, b0),
+                _mm256_cmp_pd::<_CMP_LT_OQ>(v1, b1),
+            );
+            _mm256_movemask_pd(lt) != 0
         }
     }
     #[inline(always)]

@@ -37,7 +37,7 @@ use std::arch::x86_64::{
     _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps,
     _mm512_stream_pd, _mm512_stream_ps, _mm512_sub_pd, _mm512_sub_ps, _mm_cvtsd_f64, _mm_cvtss_f32,
     _mm_max_pd, _mm_max_ps, _mm_max_sd, _mm_max_ss, _mm_movehdup_ps, _mm_movehl_ps, _mm_sfence,
-    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
+    _mm_unpackhi_pd, _CMP_EQ_OQ, _CMP_GE_OQ, _CMP_LT_OQ, _CMP_NGE_UQ, _CMP_NLE_UQ, _CMP_UNORD_Q,
 };
 use tiny::{any_between16, div_wide16, mul_tiny16, mul_tiny8d, mul_wide16};
 
@@ -219,6 +219,11 @@ macro_rules! lanewise {
         fn ln_finite(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
             unsafe { $v($ln::<false>(self.0)) }
+        }
+        #[inline(always)]
+        fn mul_tiny_pays(self, below: Self) -> bool {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe { $cmp::<_CMP_LT_OQ>(self.0, below.0) != 0 }
         }
         #[inline(always)]
         fn any_outside_unit(self) -> bool {

@@ -205,6 +205,17 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
         let _ = (lo, hi);
         false
     }
+    /// For `self` the lane-wise minimum of a block of values about to be multiplied through
+    /// [`Lanes::mul_tiny`] with the hint `below`: true when some lane is below `below` and this
+    /// path's `mul_tiny` differs from `mul` (x86), so that the block must take `mul_tiny`.
+    /// When false, `mul` gives the same bits without `mul_tiny`'s test per vector. Always false
+    /// on the other paths. (A NaN lane does not count: its product is NaN either way.)
+    #[inline(always)]
+    #[must_use]
+    fn mul_tiny_pays(self, below: Self) -> bool {
+        let _ = below;
+        false
+    }
     /// Lane-wise natural log, bitwise equal to `math::ln_f32`/`ln_f64`.
     #[must_use]
     fn ln(self) -> Self;

@@ -437,3 +437,76 @@ fn assist_free_arithmetic_is_the_plain_arithmetic() {
     check_arith::<f32>(31);
     check_arith::<f64>(32);
 }
+
+/// `mul_tiny_pays` per vector of `vs` against the hint `below`.
+struct TinyPays<'a, T> {
+    vs: &'a [T],
+    below: T,
+}
+
+#[inline(always)]
+fn tiny_pays<T: Copy, V: Lanes<T>>(p: &TinyPays<'_, T>) -> Vec<bool> {
+    p.vs.chunks_exact(V::N)
+        .map(|v| V::load(v).mul_tiny_pays(V::splat(p.below)))
+        .collect()
+}
+
+impl Kernel for TinyPays<'_, f32> {
+    type Output = Vec<bool>;
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Vec<bool> {
+        tiny_pays::<f32, I::F32>(&self)
+    }
+}
+
+impl Kernel for TinyPays<'_, f64> {
+    type Output = Vec<bool>;
+    #[inline(always)]
+    fn run<I: Isa>(self, _: I) -> Vec<bool> {
+        tiny_pays::<f64, I::F64>(&self)
+    }
+}
+
+fn check_tiny_pays<T: Elem>()
+where
+    for<'a> TinyPays<'a, T>: Kernel<Output = Vec<bool>>,
+{
+    let lanes = 64 / std::mem::size_of::<T>();
+    let below = T::E_MAX;
+    let b = below.to_f64();
+    // One odd lane among ones, at every position: below the hint (zeros, subnormals,
+    // negatives, -inf) or not (the hint itself, above it, +inf, NaN).
+    let odd = [
+        0.0,
+        -0.0,
+        b / 2.0,
+        T::from_bits64(1).to_f64(),
+        -1.0,
+        f64::NEG_INFINITY,
+        b,
+        2.0 * b,
+        f64::INFINITY,
+        f64::NAN,
+    ];
+    let mut vs = Vec::new();
+    let mut want = Vec::new();
+    for &v in &odd {
+        for k in 0..lanes {
+            vs.extend((0..lanes).map(|l| T::from_f64(if l == k { v } else { 1.0 })));
+            want.push(v < b);
+        }
+    }
+    for &path in &supported() {
+        let got = dispatch_on(path, TinyPays { vs: &vs, below });
+        let x86 = matches!(path, Path::Avx2 | Path::Avx512);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, x86 && w, "[{}] vector {i}", path.name());
+        }
+    }
+}
+
+#[test]
+fn mul_tiny_pays_finds_a_lane_below_the_hint_on_x86() {
+    check_tiny_pays::<f32>();
+    check_tiny_pays::<f64>();
+}
