@@ -185,6 +185,9 @@ LOSS_SHAPES = [
     ((3, 4, 11), 2),
     ((4, 6, 3), 1),
     ((5, 1), None),
+    # 288 columns per class: whole groups of column tiles (kernels/cross_entropy_columns.rs)
+    # and a partial group after them, in both dtypes.
+    ((2, 5, 3, 96), None),
 ]
 
 

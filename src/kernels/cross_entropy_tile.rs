@@ -10,6 +10,7 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{Ctx, Target};
+use super::cross_entropy_columns::{whole_group_exps, whole_group_extents};
 use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array, Factor};
 use super::tiles::{
@@ -220,24 +221,35 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
     let mut found = [fresh; G];
     let n = group.len();
     let whole = whole_columns(group, V::N);
-    for c in 0..classes {
-        if let Some((base, stride)) = whole {
-            for (f, xv) in found
-                .iter_mut()
-                .zip(column_vectors::<T, V>(io.x, base, c, stride, n))
-            {
-                let v = V::load(xv);
-                (f.m, f.lo) = (f.m.max(v), f.lo.min(v));
-            }
-            continue;
+    if let (Some((base, stride)), true) = (whole, n == G) {
+        let (m, lo) = whole_group_extents::<T, V, G>(io.x, base, stride, classes);
+        for (k, f) in found.iter_mut().enumerate() {
+            (f.m, f.lo) = (m[k], lo[k]);
         }
-        for (f, &(t, _)) in found.iter_mut().zip(group) {
-            f.m = f.m.max(t.load(io.x, c, T::NEG_INFINITY));
-            f.lo = f.lo.min(t.load(io.x, c, T::INFINITY));
+    } else {
+        for c in 0..classes {
+            if let Some((base, stride)) = whole {
+                for (f, xv) in found
+                    .iter_mut()
+                    .zip(column_vectors::<T, V>(io.x, base, c, stride, n))
+                {
+                    let v = V::load(xv);
+                    (f.m, f.lo) = (f.m.max(v), f.lo.min(v));
+                }
+                continue;
+            }
+            for (f, &(t, _)) in found.iter_mut().zip(group) {
+                f.m = f.m.max(t.load(io.x, c, T::NEG_INFINITY));
+                f.lo = f.lo.min(t.load(io.x, c, T::INFINITY));
+            }
         }
     }
     for f in &mut found {
         f.in_range = lanes_in_range::<T, V>(f.lo, f.m);
+    }
+    if let (Some((base, stride)), false, true, true) = (whole, prob, n == G, eps == 0.0) {
+        whole_group_exps::<T, V, G>(io.x, io.g, base, stride, classes, &mut found);
+        return found;
     }
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));

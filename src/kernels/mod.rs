@@ -8,6 +8,7 @@
 pub mod bce;
 pub mod bce_logits;
 pub mod cross_entropy;
+mod cross_entropy_columns;
 mod cross_entropy_row;
 mod cross_entropy_short;
 mod cross_entropy_tile;
