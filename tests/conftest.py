@@ -90,7 +90,7 @@ def backward_gate_rows(rng, dtype):
             (3, np.inf),
             (80, -1.0),
         ]
-        p = rng.uniform(0.5, 1.0, (len(p_hazards) + 6, classes)) / classes
+        p = rng.uniform(0.5, 1.0, (len(p_hazards) + 7, classes)) / classes
         for row, (col, value) in enumerate(p_hazards, start=1):
             p[row, col] = value
         go = rng.standard_normal(p.shape)
@@ -104,6 +104,10 @@ def backward_gate_rows(rng, dtype):
         p[r + 3] = 1.0 / classes
         go[r + 4, 4] = -np.inf
         p[r + 4, 4] = 0.0  # inf * 0 in the sum
+        go[r + 5] = -big  # as row r + 3, with a zero p where go - sum overflows: 0 * inf
+        go[r + 5, 2] = big
+        p[r + 5] = 1.0 / classes
+        p[r + 5, 2] = 0.0
         logp = np.log(rng.uniform(0.5, 1.0, p.shape) / classes)
         floor = -80.0 if dtype == np.float32 else -697.0  # below the tiny bound, in range
         for row, (col, value) in enumerate(

@@ -237,15 +237,7 @@ impl<T: Real> Extent<T> {
 #[inline(always)]
 pub fn extent<T: Real, V: Lanes<T>>(x: &[T]) -> Extent<T> {
     let (mut hi, mut lo) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
-    let (mut hi2, mut lo2) = (hi, lo);
     let mut i = 0;
-    // Two chains of `max`/`min`, so that their latency does not bound the pass.
-    while i + 2 * V::N <= x.len() {
-        let (a, b) = (V::load(&x[i..]), V::load(&x[i + V::N..]));
-        (hi, lo, hi2, lo2) = (hi.max(a), lo.min(a), hi2.max(b), lo2.min(b));
-        i += 2 * V::N;
-    }
-    (hi, lo) = (hi.max(hi2), lo.min(lo2));
     while i < x.len() {
         let len = V::N.min(x.len() - i);
         hi = hi.max(ld(x, i, len, T::NEG_INFINITY));
