@@ -319,11 +319,15 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
         V::splat(T::from_f64(1.0 - eps)),
         V::splat(T::from_f64(smooth)),
     );
-    let av: [Factor<V>; G] =
-        std::array::from_fn(|k| Factor::lanes::<T>(&grad[k].a, found[k].lo, found[k].m));
-    let sv: [V; G] = std::array::from_fn(|k| {
-        from_array::<T, V>(&std::array::from_fn(|l| T::from_f64(grad[k].row_scale[l])))
-    });
+    // Loops, not `array::from_fn`: a closure holding vector code that LLVM leaves out of line
+    // loses the entry point's target features (tests/test_codegen.py).
+    let mut av = [Factor::plain::<T>(V::splat(T::ZERO)); G];
+    let mut sv = [V::splat(T::ZERO); G];
+    for (((a, s), f), lg) in av.iter_mut().zip(&mut sv).zip(found).zip(grad) {
+        *a = Factor::lanes::<T>(&lg.a, f.lo, f.m);
+        let scale: [T; 16] = std::array::from_fn(|l| T::from_f64(lg.row_scale[l]));
+        *s = from_array::<T, V>(&scale);
+    }
     let whole = whole_columns(group, V::N).filter(|_| !prob);
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));
