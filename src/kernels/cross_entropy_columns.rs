@@ -51,9 +51,27 @@ pub(super) fn whole_group_exps<T: Real, V: Lanes<T>, const G: usize>(
     classes: usize,
     found: &mut [Found<V>; G],
 ) {
+    // Whether to store is decided here, once, not per vector in the loops below.
+    if g.is_empty() {
+        group_exps::<T, V, G, false>(x, g, base, stride, classes, found);
+    } else {
+        group_exps::<T, V, G, true>(x, g, base, stride, classes, found);
+    }
+}
+
+/// [`whole_group_exps`], storing the exps when `STORE`.
+#[inline(always)]
+fn group_exps<T: Real, V: Lanes<T>, const G: usize, const STORE: bool>(
+    x: &[T],
+    g: &mut [T],
+    base: usize,
+    stride: usize,
+    classes: usize,
+    found: &mut [Found<V>; G],
+) {
     if !G.is_multiple_of(HALF) {
         for (k, f) in found.iter_mut().enumerate() {
-            exps::<T, V, 1>(
+            exps::<T, V, 1, STORE>(
                 x,
                 g,
                 base + k * V::N,
@@ -65,13 +83,14 @@ pub(super) fn whole_group_exps<T: Real, V: Lanes<T>, const G: usize>(
         return;
     }
     for (h, half) in found.chunks_exact_mut(HALF).enumerate() {
-        exps::<T, V, HALF>(x, g, base + h * HALF * V::N, stride, classes, half);
+        exps::<T, V, HALF, STORE>(x, g, base + h * HALF * V::N, stride, classes, half);
     }
 }
 
-/// [`whole_group_exps`] for the `K` tiles of `found` from column `base`.
+/// [`whole_group_exps`] for the `K` tiles of `found` from column `base`, storing into `g` when
+/// `STORE`.
 #[inline(always)]
-fn exps<T: Real, V: Lanes<T>, const K: usize>(
+fn exps<T: Real, V: Lanes<T>, const K: usize, const STORE: bool>(
     x: &[T],
     g: &mut [T],
     base: usize,
@@ -87,7 +106,7 @@ fn exps<T: Real, V: Lanes<T>, const K: usize>(
         let row = &x[at..][..K * V::N];
         for k in 0..K {
             let e = exp_if_in_range::<T, V>(V::load(&row[k * V::N..]).sub(m[k]), fast[k]);
-            if !g.is_empty() {
+            if STORE {
                 e.store(&mut g[at + k * V::N..]);
             }
             sums[k].add(e);
