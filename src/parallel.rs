@@ -11,8 +11,11 @@
 //! * Fork guard: the pool's state remembers the process id that made it. A forked child (whose
 //!   copy of the pool has no threads, and whose copy of the state's lock may be held by a parent
 //!   thread that does not exist in it, e.g. one building the pool at the moment of the fork)
-//!   leaves that state alone and makes a fresh one, instead of waiting forever on either.
+//!   leaves that state alone and makes a fresh one, instead of waiting forever on either. And no
+//!   fork happens while a pool is being built ([`fork_fence`]): glibc can hand a child forked in
+//!   the middle of a `pthread_create` a heap that the child's own next thread corrupts.
 
+mod fork_fence;
 mod share;
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -119,13 +122,15 @@ fn pool() -> Option<Arc<ThreadPool>> {
     if let Some(pool) = slot.as_ref() {
         return Some(Arc::clone(pool));
     }
-    let built = ThreadPoolBuilder::new()
-        // The calling thread works too (`share`): the pool holds the other threads.
-        .num_threads(num_threads().saturating_sub(1).max(1))
-        .thread_name(|i| format!("softloss-{i}"))
-        .build()
-        .ok()
-        .map(Arc::new)?;
+    let built = fork_fence::building(|| {
+        ThreadPoolBuilder::new()
+            // The calling thread works too (`share`): the pool holds the other threads.
+            .num_threads(num_threads().saturating_sub(1).max(1))
+            .thread_name(|i| format!("softloss-{i}"))
+            .build()
+    })
+    .ok()
+    .map(Arc::new)?;
     *slot = Some(Arc::clone(&built));
     Some(built)
 }
