@@ -2,7 +2,9 @@
 //!
 //! * Thread count: `SOFTLOSS_NUM_THREADS`, else `RAYON_NUM_THREADS`, else the CPU count;
 //!   [`set_num_threads`] rebuilds the pool. The global rayon pool is never used. The calling
-//!   thread is one of the threads: it works on the chunks beside `n - 1` pool threads ([`share`]).
+//!   thread is one of the threads: it works on the chunks beside `n - 1` pool threads ([`share`]),
+//!   which wait a while for the next call before they sleep ([`crew`],
+//!   `SOFTLOSS_HELPER_WAIT_US`).
 //! * Work is split into chunks of whole items (rows or `(classes, inner)` blocks) of at least
 //!   [`TASK_ELEMS`] elements, and into at most [`MAX_CHUNKS`] chunks. The chunking depends only on
 //!   the sizes, never on the thread count, and per-chunk results come back in chunk order, so
@@ -15,10 +17,12 @@
 //!   fork happens while a pool is being built ([`fork_fence`]): glibc can hand a child forked in
 //!   the middle of a `pthread_create` a heap that the child's own next thread corrupts.
 
+mod crew;
 mod fork_fence;
 mod share;
 
-use rayon::{ThreadPool, ThreadPoolBuilder};
+use crew::Crew;
+use rayon::ThreadPoolBuilder;
 use std::ops::Range;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,7 +47,7 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// The pool of one process, and the process id that made it.
 struct PoolState {
     pid: u32,
-    pool: Mutex<Option<Arc<ThreadPool>>>,
+    pool: Mutex<Option<Arc<Crew>>>,
 }
 
 /// This process's [`PoolState`] (null before first use). Never freed: a forked child leaks its
@@ -115,7 +119,7 @@ pub fn set_num_threads(n: usize) -> bool {
 }
 
 /// The pool for this process, built on first use (or after `set_num_threads`, or after a fork).
-fn pool() -> Option<Arc<ThreadPool>> {
+fn pool() -> Option<Arc<Crew>> {
     // A forked child gets a fresh state: the parent's pool, whose workers do not exist here, is
     // leaked with the parent's state rather than dropped (its destructor would signal them).
     let mut slot = state().pool.lock().unwrap_or_else(PoisonError::into_inner);
@@ -130,7 +134,7 @@ fn pool() -> Option<Arc<ThreadPool>> {
             .build()
     })
     .ok()
-    .map(Arc::new)?;
+    .map(|pool| Arc::new(Crew::new(pool, crew::helper_wait())))?;
     *slot = Some(Arc::clone(&built));
     Some(built)
 }
@@ -188,7 +192,7 @@ where
                 .map(|p| Mutex::new(Some(p)))
                 .collect();
             let results: Vec<Mutex<Option<R>>> = (0..n_chunks).map(|_| Mutex::new(None)).collect();
-            share::run(&pool, num_threads() - 1, n_chunks, &|c| {
+            pool.run(num_threads() - 1, n_chunks, &|c| {
                 let taken = parts
                     .get(c)
                     .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).take());
@@ -246,9 +250,10 @@ mod tests {
     fn shared_chunks_run_once_each_whatever_the_helper_count() {
         let pool = ThreadPoolBuilder::new().num_threads(3).build();
         let Ok(pool) = pool else { return };
+        let crew = Crew::new(pool, crew::DEFAULT_HELPER_WAIT);
         for (helpers, n) in [(0, 5), (1, 1), (1, 64), (3, 7), (7, 3), (16, 64)] {
             let counts: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
-            share::run(&pool, helpers, n, &|c| {
+            crew.run(helpers, n, &|c| {
                 counts[c].fetch_add(1, Ordering::Relaxed);
             });
             assert!(
@@ -262,9 +267,10 @@ mod tests {
     fn a_panicking_chunk_is_resumed_on_the_caller_after_every_chunk() {
         let pool = ThreadPoolBuilder::new().num_threads(2).build();
         let Ok(pool) = pool else { return };
+        let crew = Crew::new(pool, crew::DEFAULT_HELPER_WAIT);
         let finished = AtomicUsize::new(0);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            share::run(&pool, 2, 16, &|c| {
+            crew.run(2, 16, &|c| {
                 assert!(c != 5, "chunk 5");
                 finished.fetch_add(1, Ordering::Relaxed);
             });

@@ -7,6 +7,8 @@
 - 10^5 calls of each public function on small inputs grow the RSS by less than 5 MB.
 - A child forked after the pool has run (also while a parent thread is inside a parallel call)
   computes the parent's bits, on the calling thread and on its own pool, and does not hang.
+- Any SOFTLOSS_HELPER_WAIT_US (how long pool threads wait for the next call) gives the same bits,
+  for calls back to back and calls after the helpers have stopped waiting.
 - SOFTLOSS_BIG_TESTS=1: arrays of more than 2^31 elements.
 """
 
@@ -14,6 +16,8 @@ import gc
 import math
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -297,6 +301,44 @@ def test_forked_child_does_not_hang_while_the_pool_is_rebuilt(restore_threads):
         stop.set()
         churn.join()
     assert hung == 0, f"{hung} of 200 forked children hung"
+
+
+_HELPER_WAIT_SCRIPT = """
+import hashlib, time
+import numpy as np
+import softloss as sl
+x = (np.random.default_rng(7).standard_normal((300, 1000)) * 3).astype(np.float32)
+digest = hashlib.sha256()
+for pause in (0.0, 0.003):
+    for _ in range(20):
+        digest.update(sl.softmax(x).tobytes())
+        digest.update(sl.log_softmax_backward(x, sl.log_softmax(x)).tobytes())
+        time.sleep(pause)
+print(sl.get_num_threads(), digest.hexdigest())
+"""
+
+
+@pytest.mark.parametrize("wait", ["0", "1000000", "junk"])
+def test_helper_wait_setting_keeps_the_bits(wait):
+    """SOFTLOSS_HELPER_WAIT_US=0 (helpers end with each call), a second, or an unparsable value
+    (the default): 40 parallel calls back to back and 40 calls 3 ms apart (past the default wait)
+    give the bits of the same calls on one thread."""
+    env = dict(os.environ, SOFTLOSS_NUM_THREADS="2", SOFTLOSS_HELPER_WAIT_US=wait)
+    serial = dict(os.environ, SOFTLOSS_NUM_THREADS="1")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _HELPER_WAIT_SCRIPT],
+            env=e,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for e in (env, serial)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    (threads, got), (one, want) = (r.stdout.split() for r in runs)
+    assert (threads, one) == ("2", "1")
+    assert got == want
 
 
 # ----------------------------------------------------------------------------- > 2^31 elements

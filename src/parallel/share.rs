@@ -1,41 +1,42 @@
-//! Work sharing between the calling thread and helpers from the pool.
+//! Work sharing between the calling thread and its helpers for one call.
 //!
 //! `ThreadPool::install` hands a call's whole job to the pool and parks the calling thread until
 //! it is done: a hand-off to a worker, which may be parked itself, and one back, on the critical
 //! path of every parallel call. On a VM each wake of a parked thread can cost microseconds, which
-//! is the whole time of a cache-resident call. Here the calling thread works too: it spawns helper
-//! jobs into the pool and starts on the chunks at once. Each thread owns a contiguous run of the
-//! chunks and claims them front to back (one stream of memory per thread, as the pool's halving
-//! split gave; interleaved chunks cost 13-26% on softmax `512x32000`, whose chunks are 8 rows);
-//! a thread whose run is done claims the others' remaining chunks from their backs. A helper that
-//! starts late finds its run taken and returns, so the caller never waits for a thread to wake,
-//! only for chunks that a helper has claimed and is running. Which thread runs a chunk does not
-//! change its result.
+//! is the whole time of a cache-resident call. Here the calling thread works too: it posts the
+//! call to its helpers (`crew.rs`) and starts on the chunks at once. Each thread owns a contiguous
+//! run of the chunks and claims them front to back (one stream of memory per thread, as the
+//! pool's halving split gave; interleaved chunks cost 13-26% on softmax `512x32000`, whose chunks
+//! are 8 rows); a thread whose run is done claims the others' remaining chunks from their backs.
+//! A helper that joins late finds its run taken and returns, so the caller never waits for a
+//! thread to wake, only for chunks that a helper has claimed and is running. Which thread runs a
+//! chunk does not change its result.
 //!
-//! Helpers are `'static` jobs that may outlive the call, while the task borrows the call's data,
-//! so the task is handed to them as an untyped pointer with a function that calls it. That is
-//! sound because
-//! a helper calls it only for a chunk it claimed (index below `n`), and the caller returns only
-//! after all `n` chunks have finished: a helper that claims nothing never touches the pointer. A
-//! panic in a chunk is caught where it happens, counted as finished, and resumed on the calling
-//! thread once every chunk has finished.
+//! Helpers outlive the call, while the task borrows the call's data, so the task is handed to them
+//! as an untyped pointer with a function that calls it. That is sound because a helper calls it
+//! only for a chunk it claimed (index below `n`), and the caller returns only after all `n`
+//! chunks have finished: a helper that claims nothing never touches the pointer. A panic in a
+//! chunk is caught where it happens, counted as finished, and resumed on the calling thread once
+//! every chunk has finished.
 
-use rayon::ThreadPool;
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 /// Spins of the calling thread, waiting for a helper's last chunk, before it yields its core.
 const SPINS_BEFORE_YIELD: u32 = 1 << 12;
 
 /// What the calling thread and its helpers share for one call.
-struct Shared {
+pub struct Shared {
     /// Per thread (the caller first), the chunks of its run not yet claimed: `[front, back)`,
     /// packed as `front | back << 32`. Its owner claims at the front, other threads at the back.
     runs: Vec<AtomicU64>,
     /// Chunks finished (their task returned or panicked).
     done: AtomicUsize,
+    /// Seats handed out: the caller has seat 0 and owns run 0; each helper that joins takes the
+    /// next seat, and owns that run if there is one.
+    seats: AtomicUsize,
     /// The call's task (`F`, borrowed by `run`), called through `call` only for a claimed chunk
     /// (module docs).
     task: *const (),
@@ -101,43 +102,60 @@ impl Shared {
     }
 }
 
-/// Runs `task(c)` once for every chunk `c < n`, on the calling thread and on up to `helpers`
-/// threads of `pool`, and returns when all have finished (resuming the first panic, if any).
-pub fn run<F: Fn(usize) + Sync>(pool: &ThreadPool, helpers: usize, n: usize, task: &F) {
-    let threads = helpers.min(n.saturating_sub(1)) + 1;
-    // Contiguous runs of n / threads chunks (a chunk count fits in 32 bits: at most MAX_CHUNKS).
-    let bound = |t: usize| (t * n / threads) as u64;
-    let runs = (0..threads)
-        .map(|t| AtomicU64::new(bound(t) | bound(t + 1) << 32))
-        .collect();
-    let shared = Arc::new(Shared {
-        runs,
-        done: AtomicUsize::new(0),
-        task: std::ptr::from_ref(task).cast(),
-        call: call_task::<F>,
-        panic: Mutex::new(None),
-    });
-    for me in 1..threads {
-        let helper = Arc::clone(&shared);
-        pool.spawn(move || helper.work(me));
-    }
-    shared.work(0);
-    let mut spins = 0;
-    while shared.done.load(Ordering::Acquire) < n {
-        if spins < SPINS_BEFORE_YIELD {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
+impl Shared {
+    /// A call of `n` chunks over `threads` threads (the caller and `threads - 1` helpers), in
+    /// contiguous runs of `n / threads` chunks (a chunk count fits in 32 bits: at most
+    /// `MAX_CHUNKS`). The caller must keep `task` alive until [`Shared::finish`] returns.
+    pub fn new<F: Fn(usize) + Sync>(threads: usize, n: usize, task: &F) -> Self {
+        let threads = threads.clamp(1, n.max(1));
+        let bound = |t: usize| (t * n / threads) as u64;
+        Shared {
+            runs: (0..threads)
+                .map(|t| AtomicU64::new(bound(t) | bound(t + 1) << 32))
+                .collect(),
+            done: AtomicUsize::new(0),
+            seats: AtomicUsize::new(1),
+            task: std::ptr::from_ref(task).cast(),
+            call: call_task::<F>,
+            panic: Mutex::new(None),
         }
     }
-    let payload = shared
-        .panic
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    if let Some(payload) = payload {
-        resume_unwind(payload);
+
+    /// The threads this call was planned for: the caller and its helpers.
+    pub fn threads(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// A helper's part: takes the next seat and, if the call was planned with that many threads,
+    /// works its run and then the others' rests. Extra helpers leave at once.
+    pub fn join(&self) {
+        let seat = self.seats.fetch_add(1, Ordering::Relaxed);
+        if seat < self.runs.len() {
+            self.work(seat);
+        }
+    }
+
+    /// The caller's part: works run 0 and the others' rests, waits until every chunk of the `n`
+    /// has finished, and resumes the first panic of a chunk, if any.
+    pub fn finish(&self, n: usize) {
+        self.work(0);
+        let mut spins = 0;
+        while self.done.load(Ordering::Acquire) < n {
+            if spins < SPINS_BEFORE_YIELD {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let payload = self
+            .panic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(payload) = payload {
+            resume_unwind(payload);
+        }
     }
 }
 
