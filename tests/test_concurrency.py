@@ -275,7 +275,9 @@ def test_forked_child_does_not_hang_while_the_pool_is_rebuilt(restore_threads):
     """A child forked while another parent thread holds the pool's lock (building a pool takes
     a while) must not wait on that lock: no thread in the child will release it. Before the fork
     guard made a fresh state in the child, 33 of 1000 such forks hung on this machine; this
-    test forks 200 times."""
+    test forks 200 times. A child forked during the parent's pthread_create could also abort
+    with a glibc double free (2 of 40,000 in benches/fork_stress.py) until forks waited for pool
+    builds (src/parallel/fork_fence.rs)."""
     sl.set_num_threads(2)
     expected = float(sl.softmax(BIG).sum(dtype=np.float64))
     ctx = multiprocessing.get_context("fork")

@@ -1,9 +1,9 @@
 //! The pool's helpers, which stay a while after a call to take the next one.
 //!
 //! A rayon worker that finds no work goes to sleep within microseconds, and waking it takes tens
-//! of microseconds on a VM. A call made after 100-1000 µs of other work waited for a helper that
-//! came late, and ran slower on two threads than on one (0.46-0.95x the one-thread speed on
-//! `64x1000` to `256x1000`, `benches/helper_latency.py --gaps 0 100 300 1000`). So a helper job
+//! of microseconds on a VM. A call made 100-300 µs after the last one waited for a helper that
+//! came late, and ran slower on two threads than on one (0.43-0.71x the one-thread speed on
+//! `64x1000` and `128x1000`, `benches/helper_latency.py --gaps 0 100 300 1000`). So a helper job
 //! does not end with its call. It polls a mailbox for a while ([`DEFAULT_HELPER_WAIT`], as OpenMP
 //! threads spin for their blocktime), yielding its core between polls so that it only takes time
 //! no other runnable thread wants, takes the next call posted there, and ends after a wait without

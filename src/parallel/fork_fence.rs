@@ -7,8 +7,8 @@
 //! `__reclaim_stacks` puts back in its cache; the child's next `pthread_create` takes it and frees
 //! those blocks again. The double free corrupts the child's heap: it aborted with "double free or
 //! corruption (fasttop)", "unaligned fastbin chunk detected" or "malloc_consolidate(): invalid
-//! chunk size" in about 1 of 10,000 children forked while another parent thread rebuilt the pool
-//! in a loop.
+//! chunk size" in 2 of 40,000 children forked while another parent thread rebuilt the pool in a
+//! loop (`benches/fork_stress.py`), and in one CI run of the fork tests.
 //!
 //! Building a pool is the only place this crate starts threads. Every build holds the fence, and a
 //! `pthread_atfork` prepare handler takes the fence too, so a fork waits for a build in progress
