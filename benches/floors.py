@@ -57,6 +57,29 @@ def wide_rows(rng, shape, dt):
     n, sn = x.size, small.size
     for f in (sl.softmax, sl.log_softmax):
         row(
+            f"{f.__name__} {shape}",
+            1.3,
+            lambda f=f: f(x),
+            lambda: x.copy(),
+            lambda f=f: f(small),
+            lambda f=f: f(tiny),
+            n,
+            sn,
+        )
+    t = rng.integers(0, shape[1], shape[0])
+    st = t[: small.shape[0]] % small.shape[1]
+    row(
+        f"cross_entropy {shape}",
+        1.3,
+        lambda: sl.cross_entropy(x, t),
+        lambda: x.sum(),
+        lambda: sl.cross_entropy(small, st),
+        lambda: sl.cross_entropy(tiny, st[:1] % 16),
+        n,
+        sn,
+    )
+    for f in (sl.softmax, sl.log_softmax):
+        row(
             f"{f.__name__} out= {shape}",
             1.15,
             lambda f=f: f(x, out=out),
@@ -68,6 +91,17 @@ def wide_rows(rng, shape, dt):
         )
     b = rng.uniform(0, 1, shape).astype(dt)
     sb = np.ascontiguousarray(b[: small.shape[0]])
+    p, sp = 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(-small))
+    row(
+        f"binary_cross_entropy {shape}",
+        2.0,
+        lambda: sl.binary_cross_entropy(p, b),
+        lambda: p.sum() + b.sum(),
+        lambda: sl.binary_cross_entropy(sp, sb),
+        lambda: sl.binary_cross_entropy(sp[:1, :16], sb[:1, :16]),
+        n,
+        sn,
+    )
     row(
         f"bce_with_logits_with_grad {shape}",
         1.3,
@@ -103,6 +137,16 @@ def main():
     x = rng.standard_normal((8, 21, 256, 256)).astype(dt)
     t = rng.integers(0, 21, (8, 256, 256))
     xs, ts = np.ascontiguousarray(x[:1, :, :32]), np.ascontiguousarray(t[:1, :32])
+    row(
+        "softmax (8, 21, 256, 256) axis 1",
+        1.5,
+        lambda: sl.softmax(x, axis=1),
+        lambda: x.copy(),
+        lambda: sl.softmax(xs, axis=1),
+        lambda: sl.softmax(x[:1, :, :1, :1], axis=1),
+        x.size,
+        xs.size,
+    )
     row(
         "cross_entropy (8, 21, 256, 256) axis 1",
         1.5,

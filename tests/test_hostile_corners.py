@@ -216,3 +216,31 @@ def test_backward_gate_rows_follow_the_formula(dtype):
             assert_close(got, want, dtype)
             nan = np.isnan(got)
             assert (got[nan].view(canonical.dtype) == canonical).all()
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (4, 40), (4, 5000), (2, 3, 40), (2, 5, 3, 96)], ids=str)
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_weight_of_an_unused_class_leaves_the_gradient_finite(shape, bad):
+    """Without label smoothing only the targets' weights enter the loss and its gradient, as in
+    PyTorch (nll_loss of log_softmax): an inf or NaN weight of a class that no target has once
+    made every gradient NaN (0 * inf in the smoothing terms). Row, short-row and column routes;
+    `w_t (p - onehot) / sum w_t` in float64."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    classes = shape[1]
+    t = rng.integers(0, classes - 1, (shape[0], *shape[2:]))
+    w = rng.uniform(0.5, 2.0, classes)
+    w[-1] = bad
+    loss, grad = sl.cross_entropy_with_grad(x, t, weight=w, axis=1)
+    xc = np.moveaxis(x, 1, -1).reshape(-1, classes)
+    tc = t.reshape(-1)
+    p = np.exp(xc - xc.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    wt = w[tc]
+    onehot = np.eye(classes)[tc]
+    want = (wt[:, None] * (p - onehot) / wt.sum()).reshape((shape[0], *shape[2:], classes))
+    assert np.isfinite(grad).all()
+    assert_close(grad, np.moveaxis(want, -1, 1), np.float64)
+    assert_close(loss, -(wt * np.log(p[np.arange(len(tc)), tc])).sum() / wt.sum(), np.float64)
+    again = sl.cross_entropy_backward(1.0, x, t, weight=w, axis=1)
+    assert np.array_equal(again, grad)

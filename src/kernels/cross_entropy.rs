@@ -78,12 +78,23 @@ impl<T: Real> Target<'_, T> {
     }
 }
 
+/// `smooth * w_c`, a class's share of the smoothed target; 0 without smoothing whatever `w_c`
+/// (an inf or NaN weight of a class no target has leaves the gradient finite, as in PyTorch).
+#[inline(always)]
+pub(super) fn smoothed_weight(smooth: f64, w: f64) -> f64 {
+    if smooth == 0.0 {
+        0.0
+    } else {
+        smooth * w
+    }
+}
+
 /// Everything a row needs besides its data.
 pub(super) struct Ctx<'a, T> {
     pub target: Target<'a, T>,
     pub eps: f64,
     pub layout: Layout,
-    /// `sum_c w_c` (C without weights).
+    /// `sum_c w_c` (C without weights) with label smoothing; 0 without, where nothing reads it.
     pub weight_total: f64,
 }
 
@@ -228,7 +239,15 @@ pub fn forward_backward<T: Real>(
         losses.fill(T::ZERO);
         return LossSum::default();
     }
-    let weight_total = (0..layout.classes).map(|c| target.class_weight(c)).sum();
+    // Only label smoothing reads `sum_c w_c` (as `smooth * weight_total`). Without it the sum is
+    // skipped: a serial f64 chain over the classes cost 2.5x the rest of a one-row call on 50257
+    // classes, and a weight of inf or NaN for a class no target has made every gradient NaN
+    // (`0 * inf`), where PyTorch's stays finite.
+    let weight_total = if eps > 0.0 {
+        (0..layout.classes).map(|c| target.class_weight(c)).sum()
+    } else {
+        0.0
+    };
     let ctx = Ctx {
         target,
         eps,

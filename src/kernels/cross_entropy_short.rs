@@ -9,7 +9,7 @@
 //! come from the tile's own [`lane_results`]; each row's gradient `g_c = e_c a - s_i q_c` takes
 //! the same operations per element as the tile's.
 
-use super::cross_entropy::{Ctx, Target};
+use super::cross_entropy::{smoothed_weight, Ctx, Target};
 use super::cross_entropy_tile::{fix_lane, lane_results, Found, LaneGrad, TileIo};
 use super::rowops::{extent, from_array, ld, mul_opt, st, st_raw, Factor};
 use super::tiles::{class_order_sum, LaneSum, Tile, SHORT_ROW};
@@ -158,7 +158,7 @@ fn write_grad<T: Real, V: Lanes<T>>(ctx: &Ctx<'_, T>, y: &[T], g: &mut [T], a: F
         } else {
             let mut q = [T::ZERO; 16];
             for (c, v) in (i..i + len).zip(&mut q) {
-                *v = T::from_f64(smooth * ctx.weight(c));
+                *v = T::from_f64(smoothed_weight(smooth, ctx.weight(c)));
             }
             from_array::<T, V>(&q)
         };

@@ -9,7 +9,7 @@
 //! and `sum w_c y_c`; then per lane the loss in f64 and the gradient
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
-use super::cross_entropy::{Ctx, Target};
+use super::cross_entropy::{smoothed_weight, Ctx, Target};
 use super::cross_entropy_columns::{whole_group_exps, whole_group_extents};
 use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array, Factor};
@@ -331,7 +331,7 @@ fn write_grad<T: Real, V: Lanes<T>, const G: usize>(
     let whole = whole_columns(group, V::N).filter(|_| !prob);
     for c in 0..classes {
         let w = V::splat(T::from_f64(ctx.weight(c)));
-        let smooth_w = V::splat(T::from_f64(smooth * ctx.weight(c)));
+        let smooth_w = V::splat(T::from_f64(smoothed_weight(smooth, ctx.weight(c))));
         if let Some((base, stride)) = whole {
             let gs = column_vectors_mut::<T, V>(g, base, c, stride, group.len());
             for ((ak, sk), gv) in av.iter().zip(&sv).zip(gs) {
