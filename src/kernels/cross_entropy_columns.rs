@@ -18,18 +18,35 @@ use crate::simd::Lanes;
 /// constants fit the 32 vector registers of AVX-512 (a whole group's would not).
 const HALF: usize = 4;
 
-/// The lane-wise max and min over `classes` of the `G` whole tiles from column `base` (class
-/// stride `stride`).
+/// The input of a run of whole column tiles: class `c` of the tile at column `base` starts at
+/// `x[base + c * stride]`.
+#[derive(Clone, Copy)]
+pub(super) struct Columns<'a, T> {
+    pub x: &'a [T],
+    pub base: usize,
+    pub stride: usize,
+    pub classes: usize,
+}
+
+impl<T> Columns<'_, T> {
+    /// The same columns from `tiles` tiles of `lanes` further on.
+    #[inline(always)]
+    fn skip(self, tiles: usize, lanes: usize) -> Self {
+        Columns {
+            base: self.base + tiles * lanes,
+            ..self
+        }
+    }
+}
+
+/// The lane-wise max and min over the classes of the `G` whole tiles of `cols`.
 #[inline(always)]
 pub(super) fn whole_group_extents<T: Real, V: Lanes<T>, const G: usize>(
-    x: &[T],
-    base: usize,
-    stride: usize,
-    classes: usize,
+    cols: Columns<'_, T>,
 ) -> ([V; G], [V; G]) {
     let (mut m, mut lo) = ([V::splat(T::NEG_INFINITY); G], [V::splat(T::INFINITY); G]);
-    for c in 0..classes {
-        let row = &x[base + c * stride..][..G * V::N];
+    for c in 0..cols.classes {
+        let row = &cols.x[cols.base + c * cols.stride..][..G * V::N];
         for k in 0..G {
             let v = V::load(&row[k * V::N..]);
             (m[k], lo[k]) = (m[k].max(v), lo[k].min(v));
@@ -38,72 +55,56 @@ pub(super) fn whole_group_extents<T: Real, V: Lanes<T>, const G: usize>(
     (m, lo)
 }
 
-/// The exp pass of class targets without smoothing over the `G` whole tiles from column `base`:
+/// The exp pass of class targets without smoothing over the `G` whole tiles of `cols`:
 /// `exp(x - m)` summed into each tile's [`Found::s`] in class order, and stored raw into `g`
 /// unless it is empty (`write_grad` overwrites it through a canonicalising store). Half a group
 /// at a time; a `G` that is not a multiple of [`HALF`] takes one tile at a time.
 #[inline(always)]
 pub(super) fn whole_group_exps<T: Real, V: Lanes<T>, const G: usize>(
-    x: &[T],
+    cols: Columns<'_, T>,
     g: &mut [T],
-    base: usize,
-    stride: usize,
-    classes: usize,
     found: &mut [Found<V>; G],
 ) {
     // Whether to store is decided here, once, not per vector in the loops below.
     if g.is_empty() {
-        group_exps::<T, V, G, false>(x, g, base, stride, classes, found);
+        group_exps::<T, V, G, false>(cols, g, found);
     } else {
-        group_exps::<T, V, G, true>(x, g, base, stride, classes, found);
+        group_exps::<T, V, G, true>(cols, g, found);
     }
 }
 
 /// [`whole_group_exps`], storing the exps when `STORE`.
 #[inline(always)]
 fn group_exps<T: Real, V: Lanes<T>, const G: usize, const STORE: bool>(
-    x: &[T],
+    cols: Columns<'_, T>,
     g: &mut [T],
-    base: usize,
-    stride: usize,
-    classes: usize,
     found: &mut [Found<V>; G],
 ) {
     if !G.is_multiple_of(HALF) {
         for (k, f) in found.iter_mut().enumerate() {
-            exps::<T, V, 1, STORE>(
-                x,
-                g,
-                base + k * V::N,
-                stride,
-                classes,
-                std::slice::from_mut(f),
-            );
+            exps::<T, V, 1, STORE>(cols.skip(k, V::N), g, std::slice::from_mut(f));
         }
         return;
     }
     for (h, half) in found.chunks_exact_mut(HALF).enumerate() {
-        exps::<T, V, HALF, STORE>(x, g, base + h * HALF * V::N, stride, classes, half);
+        exps::<T, V, HALF, STORE>(cols.skip(h * HALF, V::N), g, half);
     }
 }
 
-/// [`whole_group_exps`] for the `K` tiles of `found` from column `base`, storing into `g` when
-/// `STORE`.
+/// [`whole_group_exps`] for the `K` tiles of `found`, the first `K` of `cols`, storing into `g`
+/// when `STORE`.
 #[inline(always)]
 fn exps<T: Real, V: Lanes<T>, const K: usize, const STORE: bool>(
-    x: &[T],
+    cols: Columns<'_, T>,
     g: &mut [T],
-    base: usize,
-    stride: usize,
-    classes: usize,
     found: &mut [Found<V>],
 ) {
     let m: [V; K] = std::array::from_fn(|k| found[k].m);
     let fast: [bool; K] = std::array::from_fn(|k| found[k].in_range);
     let mut sums = [LaneSum::default(); K];
-    for c in 0..classes {
-        let at = base + c * stride;
-        let row = &x[at..][..K * V::N];
+    for c in 0..cols.classes {
+        let at = cols.base + c * cols.stride;
+        let row = &cols.x[at..][..K * V::N];
         for k in 0..K {
             let e = exp_if_in_range::<T, V>(V::load(&row[k * V::N..]).sub(m[k]), fast[k]);
             if STORE {

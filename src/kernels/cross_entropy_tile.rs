@@ -10,7 +10,7 @@
 //! `g_c = e_c (s_i Q / s) - s_i q_c`, with the class target's term fixed up lane by lane.
 
 use super::cross_entropy::{smoothed_weight, Ctx, Target};
-use super::cross_entropy_columns::{whole_group_exps, whole_group_extents};
+use super::cross_entropy_columns::{whole_group_exps, whole_group_extents, Columns};
 use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array, Factor};
 use super::tiles::{
@@ -221,8 +221,14 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
     let mut found = [fresh; G];
     let n = group.len();
     let whole = whole_columns(group, V::N);
-    if let (Some((base, stride)), true) = (whole, n == G) {
-        let (m, lo) = whole_group_extents::<T, V, G>(io.x, base, stride, classes);
+    let cols = whole.map(|(base, stride)| Columns {
+        x: io.x,
+        base,
+        stride,
+        classes,
+    });
+    if let (Some(cols), true) = (cols, n == G) {
+        let (m, lo) = whole_group_extents::<T, V, G>(cols);
         for (k, f) in found.iter_mut().enumerate() {
             (f.m, f.lo) = (m[k], lo[k]);
         }
@@ -247,8 +253,8 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
     for f in &mut found {
         f.in_range = lanes_in_range::<T, V>(f.lo, f.m);
     }
-    if let (Some((base, stride)), false, true, true) = (whole, prob, n == G, eps == 0.0) {
-        whole_group_exps::<T, V, G>(io.x, io.g, base, stride, classes, &mut found);
+    if let (Some(cols), false, true, true) = (cols, prob, n == G, eps == 0.0) {
+        whole_group_exps::<T, V, G>(cols, io.g, &mut found);
         return found;
     }
     for c in 0..classes {
