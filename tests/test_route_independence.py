@@ -7,6 +7,13 @@ streamed evaluation in batches would not reproduce the in-memory result bit for 
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -71,26 +78,79 @@ def test_rows_do_not_depend_on_the_batch(dtype: type, classes: int) -> None:
                     assert bits(value) == bits(whole[name][rows]), (name, rows)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("mib", [3, 33])
-def test_streamed_calls_match_batches(dtype: type, mib: int) -> None:
-    # Outputs of 32 MiB or more stream past the cache, and log_softmax outputs of 2 MiB or more
-    # take the same route with plain stores (softmax_streamed.rs: three rows in flight per loop);
-    # the same rows in small batches take the plain three-pass route. Outputs off a 64-byte
-    # boundary too, and special rows.
-    classes = 4099
-    rows = -(-(mib << 20) // (classes * np.dtype(dtype).itemsize))
-    rng = np.random.default_rng(7)
-    x = (rng.standard_normal((rows, classes)) * 4).astype(dtype)
-    x[1, 5] = np.nan
-    x[2, 9] = np.inf
-    x[3] = -np.inf
-    x[4, 0] = 1e4
-    x[-1, :100] = -np.inf
-    with np.errstate(invalid="ignore"):
-        for f in (sl.softmax, sl.log_softmax):
-            batches = np.concatenate([f(x[k : k + 16]) for k in range(0, rows, 16)])
-            assert bits(f(x)) == bits(batches), f.__name__
-            out = np.empty(x.size + 1, dtype)[1:].reshape(x.shape)
-            f(x, out=out)
-            assert bits(out) == bits(batches), f.__name__
+# Outputs of 32 MiB or more stream past the cache (where the CPU's non-temporal stores pay, or
+# as SOFTLOSS_STREAMING_STORES says), and log_softmax outputs of 2 MiB or more take the same route
+# with plain stores (softmax_streamed.rs: three rows in flight per loop); the same rows in small
+# batches take the plain three-pass route. Outputs off a 64-byte boundary too, and special rows.
+# The setting is read once per process, so each runs in a subprocess, which prints the setting
+# it saw and a digest of its results.
+STREAMED_SCRIPT = textwrap.dedent(
+    r"""
+    import hashlib, json
+    import numpy as np
+    import softloss as sl
+
+    def bits(a):
+        return np.ascontiguousarray(np.asarray(a)).tobytes()
+
+    digest = hashlib.sha256()
+    for dtype in (np.float32, np.float64):
+        for mib in (3, 33):
+            classes = 4099
+            rows = -(-(mib << 20) // (classes * np.dtype(dtype).itemsize))
+            rng = np.random.default_rng(7)
+            x = (rng.standard_normal((rows, classes)) * 4).astype(dtype)
+            x[1, 5] = np.nan
+            x[2, 9] = np.inf
+            x[3] = -np.inf
+            x[4, 0] = 1e4
+            x[-1, :100] = -np.inf
+            with np.errstate(invalid="ignore"):
+                for f in (sl.softmax, sl.log_softmax):
+                    batches = np.concatenate([f(x[k : k + 16]) for k in range(0, rows, 16)])
+                    assert bits(f(x)) == bits(batches), (f.__name__, dtype, mib)
+                    out = np.empty(x.size + 1, dtype)[1:].reshape(x.shape)
+                    f(x, out=out)
+                    assert bits(out) == bits(batches), (f.__name__, dtype, mib)
+                    digest.update(bits(out))
+    print(json.dumps({"streaming_stores": sl.config()["streaming_stores"],
+                      "digest": digest.hexdigest()}))
+    """
+)
+
+
+def _streamed(setting: str | None) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "SOFTLOSS_STREAMING_STORES"}
+    if setting is not None:
+        env["SOFTLOSS_STREAMING_STORES"] = setting
+    run = subprocess.run(
+        [sys.executable, "-c", STREAMED_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    result: dict[str, object] = json.loads(run.stdout)
+    return result
+
+
+def _cpu_vendor() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def test_streamed_calls_match_batches_with_and_without_streaming_stores() -> None:
+    on, off = _streamed("on"), _streamed("OFF")
+    assert on["streaming_stores"] is True
+    assert off["streaming_stores"] is False
+    assert on["digest"] == off["digest"]  # non-temporal stores change no bits
+    default = _streamed(None)
+    assert default["digest"] == on["digest"]
+    vendor = _cpu_vendor()
+    if platform.machine() in ("x86_64", "AMD64") and vendor is not None:
+        assert default["streaming_stores"] is (vendor not in ("AuthenticAMD", "HygonGenuine"))
+    # An unknown value is ignored: the CPU's default.
+    assert _streamed("sometimes")["streaming_stores"] is default["streaming_stores"]

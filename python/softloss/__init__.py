@@ -56,11 +56,16 @@ def config() -> dict[str, object]:
     dict
         ``version``; ``simd``, the active instruction-set path (``"avx512"``, ``"avx2"``,
         ``"neon"`` or ``"scalar"``, lowered by the ``SOFTLOSS_SIMD`` environment variable);
-        ``simd_supported``, every path this CPU can run; ``threads``, the thread count.
+        ``simd_supported``, every path this CPU can run; ``threads``, the thread count;
+        ``streaming_stores``, whether outputs far larger than the last-level cache (softmax and
+        log_softmax, from 32 MiB) are written with non-temporal stores: on by default except on
+        AMD and Hygon CPUs, where they measured slower; ``SOFTLOSS_STREAMING_STORES=on|off``
+        sets it.
     """
     return {
         "version": __version__,
         "simd": _native.simd_path(),
         "simd_supported": _native.simd_paths(),
         "threads": get_num_threads(),
+        "streaming_stores": _native.streaming_stores(),
     }

@@ -31,6 +31,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(simd_path, m)?)?;
     m.add_function(wrap_pyfunction!(simd_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(streaming_stores, m)?)?;
     m.add_function(wrap_pyfunction!(finish, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
@@ -70,6 +71,12 @@ fn simd_paths() -> Vec<&'static str> {
         .into_iter()
         .map(crate::simd::Path::name)
         .collect()
+}
+
+/// Whether outputs far larger than the last-level cache are written with non-temporal stores.
+#[pyfunction]
+fn streaming_stores() -> bool {
+    crate::simd::streaming_stores()
 }
 
 /// A native result as the public functions return it, for the common cases: a loss's float64

@@ -25,17 +25,18 @@ pub mod tiles;
 pub use float::Real;
 
 /// Outputs at least this large (in bytes) are written with non-temporal stores where a kernel
-/// writes each element once and that was measured to help (softmax and log_softmax rows): far
-/// larger than a last-level cache (32 MiB on the development machine), a plain store would first
-/// read every line it writes and evict the input; glibc's `memcpy` (the `x.copy()` baseline)
-/// switches to non-temporal stores at a similar size. The softmax backward passes measured 3x
-/// slower with them on the development machine (AMD EPYC), so they keep plain stores.
+/// writes each element once and that was measured to help (softmax and log_softmax rows), on
+/// CPUs where they pay ([`crate::simd::streaming_stores`]): far larger than a last-level cache
+/// (32 MiB on the development machines), a plain store would first read every line it writes
+/// and evict the input; glibc's `memcpy` (the `x.copy()` baseline) switches to non-temporal
+/// stores at a similar size on Intel CPUs. The softmax backward passes measured 3x slower with
+/// them on an AMD EPYC, so they keep plain stores.
 pub const STREAM_MIN_BYTES: usize = 32 * 1024 * 1024;
 
 /// Whether to write `out` with non-temporal stores (see [`STREAM_MIN_BYTES`]).
 #[must_use]
 pub fn streams<T>(out: &[T]) -> bool {
-    std::mem::size_of_val(out) >= STREAM_MIN_BYTES
+    std::mem::size_of_val(out) >= STREAM_MIN_BYTES && crate::simd::streaming_stores()
 }
 
 /// An array viewed as `(outer, classes, inner)`, C-contiguous, around its class axis.

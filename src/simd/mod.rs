@@ -22,6 +22,7 @@ pub mod math;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
+mod stores;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -33,6 +34,7 @@ mod tests_tiny;
 
 pub use lanes::{tile_len, Isa, Lanes, SHORT_ROW, TILE_BUF};
 pub use portable::Portable;
+pub use stores::streaming_stores;
 
 use std::sync::OnceLock;
 
