@@ -5,10 +5,10 @@
 
 ``SOFTLOSS_STREAMING_STORES`` is read once per process, so each setting runs in its own
 subprocess. Each one times every row against its limit in the same process (``x.copy()`` for a new
-array, ``np.copyto`` for ``out=``), alternating the two in rounds, and reports the median ratio.
-Runs "off" first, then "on". The table gives both settings' ratios to the limit and the time of "on" over "off" (the quotient
-of the two medians): below 1 means the non-temporal stores paid. Outputs below 32 MiB never stream,
-so only larger shapes are worth giving.
+array, ``np.copyto`` for ``out=``), alternating the two in rounds, and reports the median ratio;
+"off" runs first, then "on". The table gives both settings' ratios to the limit and the time of
+"on" over "off" (the quotient of the two medians): below 1 means the non-temporal stores paid.
+Outputs below 32 MiB never stream, so only larger shapes are worth giving.
 """
 
 import argparse
