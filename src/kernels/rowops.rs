@@ -266,6 +266,12 @@ pub fn reduce_min<T: Real, V: Lanes<T>>(v: V) -> T {
     -v.mul(V::splat(-T::ONE)).reduce_max()
 }
 
+/// How far ahead of its reads [`exp_sum_ahead`] prefetches the next row. The next row streams
+/// from memory while this row's exps compute; the hardware prefetcher alone left it 20% slower
+/// than from L2 on an AMD EPYC (Zen 4; one cache line prefetched per vector: 1 KiB ahead gained
+/// half as much, 2-8 KiB the same).
+pub const NEXT_ROW_LEAD_BYTES: usize = 2048;
+
 /// `sum exp(x_i - m)` in the order of [`reduce`], storing the exps into `e` unless it is empty
 /// (with [`st_raw`]: a later pass must rewrite them, or the caller must check the sum for NaN;
 /// a slice, not a callback: closures do not inherit the entry point's target features), and
@@ -335,10 +341,12 @@ fn exp_sum_ahead_with<T: Real, V: Lanes<T>, A: Alongside<T>, const IN_RANGE: boo
     let (mut next_max, mut next_min) = (V::splat(T::NEG_INFINITY), V::splat(T::INFINITY));
     let ahead = next.len() == n;
     let store = !e.is_empty();
+    let lead = NEXT_ROW_LEAD_BYTES / std::mem::size_of::<T>();
     let mut i = 0;
     while i < n {
         let len = V::N.min(n - i);
         if ahead {
+            V::prefetch(next, i + lead);
             next_max = next_max.max(ld(next, i, len, T::NEG_INFINITY));
             next_min = next_min.min(ld(next, i, len, T::INFINITY));
         }

@@ -246,6 +246,11 @@ impl Lanes<f32> for F32x16 {
     const N: usize = 16;
 
     #[inline(always)]
+    fn prefetch(s: &[f32], i: usize) {
+        prefetch_lines(s, i..i.saturating_add(1));
+    }
+
+    #[inline(always)]
     fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32]) {
         // SAFETY: AVX2 is available (module docs).
         unsafe { transpose::gather_f32(src, rows, classes, buf) }
@@ -438,6 +443,11 @@ impl Lanes<f32> for F32x16 {
 
 impl Lanes<f64> for F64x8 {
     const N: usize = 8;
+
+    #[inline(always)]
+    fn prefetch(s: &[f64], i: usize) {
+        prefetch_lines(s, i..i.saturating_add(1));
+    }
 
     #[inline(always)]
     fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64]) {

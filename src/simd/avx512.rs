@@ -248,6 +248,11 @@ macro_rules! lanewise {
 
 impl Lanes<f32> for F32x16 {
     #[inline(always)]
+    fn prefetch(s: &[f32], i: usize) {
+        super::avx2::prefetch_lines(s, i..i.saturating_add(1));
+    }
+
+    #[inline(always)]
     fn gather_rows(src: &[f32], rows: usize, classes: usize, buf: &mut [f32]) {
         // SAFETY: AVX-512F and AVX2 are available (module docs).
         unsafe { transpose::gather_f32(src, rows, classes, buf) }
@@ -330,6 +335,11 @@ impl Lanes<f32> for F32x16 {
 }
 
 impl Lanes<f64> for F64x8 {
+    #[inline(always)]
+    fn prefetch(s: &[f64], i: usize) {
+        super::avx2::prefetch_lines(s, i..i.saturating_add(1));
+    }
+
     #[inline(always)]
     fn gather_rows(src: &[f64], rows: usize, classes: usize, buf: &mut [f64]) {
         // SAFETY: AVX-512F and AVX2 are available (module docs).

@@ -247,6 +247,13 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
         scatter_rest(buf, classes, 0..rows.min(16), dst);
     }
 
+    /// Asks for the cache line holding `s[i]` to be fetched ahead of its use (a hint: nothing
+    /// where the path has no prefetch, or when `i` is past `s`).
+    #[inline(always)]
+    fn prefetch(s: &[T], i: usize) {
+        let _ = (s, i);
+    }
+
     /// The largest lane (a fixed tree of `max`).
     fn reduce_max(self) -> T;
     /// Adds lane `i` to `acc[i]`, widened to `f64`.

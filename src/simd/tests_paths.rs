@@ -455,7 +455,8 @@ fn tile_gather_and_scatter_match_portable_and_round_trip() {
 }
 
 /// Prefetches spans (inside, straddling and past the end, empty, reversed) of `f32`s and of an
-/// element larger than a cache line, through the path's [`Isa::prefetch`].
+/// element larger than a cache line, through the path's [`Isa::prefetch`]; and single elements
+/// (inside, at and past the end, at `usize::MAX`) through [`Lanes::prefetch`].
 struct Prefetches<'a> {
     small: &'a [f32],
     big: &'a [[u8; 200]],
@@ -469,6 +470,11 @@ impl Kernel for Prefetches<'_> {
         for span in [0..3, 2..40, 100..200, 5..5, seven..three] {
             isa.prefetch(self.small, span.clone());
             isa.prefetch(self.big, span);
+        }
+        let doubles = [2.5f64; 9];
+        for i in [0, 7, 19, 20, 21, 4096, usize::MAX] {
+            I::F32::prefetch(self.small, i);
+            I::F64::prefetch(&doubles, i);
         }
     }
 }
