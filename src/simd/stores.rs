@@ -1,11 +1,12 @@
 //! Whether outputs far larger than the last-level cache are written with non-temporal stores
 //! (`kernels::streams`), chosen once per process.
 //!
-//! Measured on the 2-core AVX-512 machines this project runs on: on Intel Xeons the softmax and
-//! log_softmax rows that stream ran at 0.84-0.93x of the plain-store time with `out=`
-//! (unchanged into a new array); on an AMD EPYC (Zen 4) the same rows ran at 1.2-1.6x of it, with
-//! `out=` and into a new array alike (`benches/streaming_stores.py`). So the default is on,
-//! except on AMD and Hygon x86-64 CPUs; `SOFTLOSS_STREAMING_STORES=on|off` overrides it.
+//! Measured on the 2-core AVX-512 machines this project runs on: on Intel Xeons the streamed
+//! softmax and log_softmax route ran at 0.84-0.93x of the plain route's time with `out=`
+//! (unchanged into a new array); on an AMD EPYC (Zen 4), the non-temporal stores alone put
+//! softmax rows at 0.90-3.04x the plain-store time (35 of 40 rows at 1.1x or more) and
+//! log_softmax rows at 0.87-2.13x (`benches/streaming_stores.py`). So the default is on, except on AMD and Hygon
+//! x86-64 CPUs; `SOFTLOSS_STREAMING_STORES=on|off` overrides it.
 
 use std::sync::OnceLock;
 
