@@ -9,7 +9,7 @@
 //! Gradient: `gx = s w ((1 + (pw - 1) y) sigmoid(x) - pw y)`, `s` being `go_i`, `go` or `go / n`,
 //! with `sigmoid(x) = 1 / (1 + e)` for `x >= 0` and `e / (1 + e)` otherwise (`e = exp(-|x|)`).
 
-use super::pointwise::{self, div_near_one, ln_1p, Inputs, PointLoss, Step, Want};
+use super::pointwise::{self, div_near_one, ln_1p_parts, Inputs, PointLoss, Step, Want};
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
 
@@ -54,8 +54,10 @@ fn exp_neg_abs<T: Real, V: Lanes<T>>(x: V) -> V {
 #[inline(always)]
 fn loss_from<T: Real, V: Lanes<T>, const TINY: bool>(s: Step<V>, e: V) -> V {
     let (zero, one) = (V::splat(T::ZERO), V::splat(T::ONE));
-    // `1 + e` is in [1, 2], or NaN with `x`: `ln_finite` suffices (see `ln_1p`).
-    let soft = ln_1p::<T, V, true, TINY>(e);
+    // `ln(1 + e)` with `1 + e` in [1, 2], or NaN with `x`, where the correction is NaN and
+    // keeps the sum NaN: `ln_normal` suffices (see `pointwise::ln_1p`).
+    let (a, correction) = ln_1p_parts::<T, V, TINY>(e);
+    let soft = a.ln_normal().add(correction);
     let pos_coef = s.pw.mul_if::<TINY>(s.y);
     let neg_coef = one.sub(s.y);
     let pos = pos_coef

@@ -232,12 +232,22 @@ macro_rules! lanewise {
         #[inline(always)]
         fn ln(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
-            unsafe { $v([$ln::<true>(self.0[0]), $ln::<true>(self.0[1])]) }
+            unsafe { $v([$ln::<true, false>(self.0[0]), $ln::<true, false>(self.0[1])]) }
         }
         #[inline(always)]
         fn ln_finite(self) -> Self {
             // SAFETY: AVX2 and FMA are available (module docs).
-            unsafe { $v([$ln::<false>(self.0[0]), $ln::<false>(self.0[1])]) }
+            unsafe {
+                $v([
+                    $ln::<false, false>(self.0[0]),
+                    $ln::<false, false>(self.0[1]),
+                ])
+            }
+        }
+        #[inline(always)]
+        fn ln_normal(self) -> Self {
+            // SAFETY: AVX2 and FMA are available (module docs).
+            unsafe { $v([$ln::<false, true>(self.0[0]), $ln::<false, true>(self.0[1])]) }
         }
     };
 }

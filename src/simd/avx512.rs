@@ -213,12 +213,17 @@ macro_rules! lanewise {
         #[inline(always)]
         fn ln(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
-            unsafe { $v($ln::<true>(self.0)) }
+            unsafe { $v($ln::<true, false>(self.0)) }
         }
         #[inline(always)]
         fn ln_finite(self) -> Self {
             // SAFETY: AVX-512F is available (module docs).
-            unsafe { $v($ln::<false>(self.0)) }
+            unsafe { $v($ln::<false, false>(self.0)) }
+        }
+        #[inline(always)]
+        fn ln_normal(self) -> Self {
+            // SAFETY: AVX-512F is available (module docs).
+            unsafe { $v($ln::<false, true>(self.0)) }
         }
         #[inline(always)]
         fn mul_tiny_pays(self, below: Self) -> bool {

@@ -230,6 +230,17 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
         self.ln()
     }
 
+    /// [`Lanes::ln`] for lanes that are finite and at least `MIN_POSITIVE`: the same bits there,
+    /// without [`Lanes::ln_finite`]'s handling of subnormal and zero lanes either (other lanes,
+    /// NaN included, get unspecified values). For `ln(1 + e)` in the BCE-with-logits loss, where
+    /// `1 + e` is in `[1, 2]` or NaN (and a NaN then comes through `ln_1p`'s correction). Paths
+    /// without a cheaper version take [`Lanes::ln_finite`].
+    #[must_use]
+    #[inline(always)]
+    fn ln_normal(self) -> Self {
+        self.ln_finite()
+    }
+
     /// Copies the first `rows` (at most 16) contiguous rows of `classes` elements (below
     /// [`SHORT_ROW`]) of `src` into `buf` class-major: row `l`, class `c` to `buf[c * 16 + l]`;
     /// `buf` holds [`tile_len`]`(classes)` elements. `src` may run on past the rows

@@ -48,6 +48,8 @@ pub(super) enum Func {
     Ln,
     /// `Lanes::ln_finite` (only for finite non-negative inputs).
     LnFinite,
+    /// `Lanes::ln_normal` (only for finite inputs of at least `MIN_POSITIVE`).
+    LnNormal,
 }
 
 /// A kernel mapping a slice in place through `Lanes::exp` or `Lanes::ln`: full vectors, then
@@ -61,6 +63,7 @@ fn map_lanes<T: Copy, V: Lanes<T>>(f: Func, v: &mut [T]) {
         Func::ExpInRange => x.exp_in_range(),
         Func::Ln => x.ln(),
         Func::LnFinite => x.ln_finite(),
+        Func::LnNormal => x.ln_normal(),
     };
     let mut chunks = v.chunks_exact_mut(V::N);
     for c in &mut chunks {
@@ -121,7 +124,7 @@ impl Float for f32 {
     fn reference(self, f: Func) -> f32 {
         match f {
             Func::Exp | Func::ExpInRange => f64::from(self).exp() as f32,
-            Func::Ln | Func::LnFinite => f64::from(self).ln() as f32,
+            Func::Ln | Func::LnFinite | Func::LnNormal => f64::from(self).ln() as f32,
         }
     }
     fn map(path: Path, f: Func, v: &mut [f32]) {
@@ -152,7 +155,7 @@ impl Float for f64 {
     fn reference(self, f: Func) -> f64 {
         match f {
             Func::Exp | Func::ExpInRange => self.exp(),
-            Func::Ln | Func::LnFinite => self.ln(),
+            Func::Ln | Func::LnFinite | Func::LnNormal => self.ln(),
         }
     }
     fn map(path: Path, f: Func, v: &mut [f64]) {
@@ -454,6 +457,41 @@ fn ln_finite_is_ln_on_finite_non_negative_inputs() {
         );
         assert_eq!(
             bits64(path, Func::LnFinite, &x64),
+            bits64(path, Func::Ln, &x64),
+            "f64 [{n}]"
+        );
+    }
+}
+
+#[test]
+fn ln_normal_is_ln_on_finite_normal_inputs() {
+    // The ends of the normal range; every float32 of [1, 2] (the BCE-with-logits domain) and
+    // 10^6 random bit patterns of float64's; 10^6 random ones of [MIN_POSITIVE, MAX] each.
+    let mut rng = Rng(12);
+    let mut x32: Vec<f32> = vec![f32::MIN_POSITIVE, f32::MAX];
+    let min32 = f32::MIN_POSITIVE.to_bits();
+    x32.extend((1.0f32.to_bits()..=2.0f32.to_bits()).map(f32::from_bits));
+    x32.extend(
+        (0..1_000_000)
+            .map(|_| f32::from_bits(min32 + (rng.next() % u64::from(0x7f80_0000 - min32)) as u32)),
+    );
+    let mut x64: Vec<f64> = vec![f64::MIN_POSITIVE, 1.0, 2.0, 1.5, f64::MAX];
+    let (one64, two64) = (1.0f64.to_bits(), 2.0f64.to_bits());
+    let min64 = f64::MIN_POSITIVE.to_bits();
+    x64.extend((0..1_000_000).map(|_| f64::from_bits(one64 + rng.next() % (two64 - one64 + 1))));
+    x64.extend(
+        (0..1_000_000)
+            .map(|_| f64::from_bits(min64 + rng.next() % (0x7ff0_0000_0000_0000 - min64))),
+    );
+    for path in supported() {
+        let n = path.name();
+        assert_eq!(
+            bits32(path, Func::LnNormal, &x32),
+            bits32(path, Func::Ln, &x32),
+            "f32 [{n}]"
+        );
+        assert_eq!(
+            bits64(path, Func::LnNormal, &x64),
             bits64(path, Func::Ln, &x64),
             "f64 [{n}]"
         );

@@ -184,18 +184,26 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
 
 /// ln on 8 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_finite`)
 /// that holds for finite non-negative lanes only: +inf, negative and NaN lanes skip their fix-ups.
+/// With `NORMAL` as well (`Lanes::ln_normal`), for positive normal lanes only: subnormals and 0
+/// skip theirs too.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
+pub(super) fn ln8<const ALL: bool, const NORMAL: bool>(x: __m256) -> __m256 {
     let zero = _mm256_setzero_ps();
-    let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
-    let bias = _mm256_set1_ps(s::LN_SUB_BIAS_F32);
-    let xs = _mm256_blendv_ps(x, _mm256_sub_ps(_mm256_or_ps(x, bias), bias), sub);
-    let kadj = _mm256_blendv_ps(
-        _mm256_set1_ps(127.0),
-        _mm256_set1_ps((127 + s::LN_SUB_K_F32) as f32),
-        sub,
-    );
+    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    let (xs, kadj) = if NORMAL {
+        (x, _mm256_set1_ps(127.0))
+    } else {
+        let sub = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(f32::MIN_POSITIVE));
+        let bias = _mm256_set1_ps(s::LN_SUB_BIAS_F32);
+        let xs = _mm256_blendv_ps(x, _mm256_sub_ps(_mm256_or_ps(x, bias), bias), sub);
+        let kadj = _mm256_blendv_ps(
+            _mm256_set1_ps(127.0),
+            _mm256_set1_ps((127 + s::LN_SUB_K_F32) as f32),
+            sub,
+        );
+        (xs, kadj)
+    };
     let ix = _mm256_add_epi32(
         _mm256_castps_si256(xs),
         _mm256_set1_epi32(s::LN_OFF_F32 as i32),
@@ -226,11 +234,15 @@ pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
     );
     // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
     // first, as the only one inside [0, 1].
-    let y = _mm256_blendv_ps(
-        y,
-        _mm256_set1_ps(f32::NEG_INFINITY),
-        _mm256_cmp_ps::<_CMP_EQ_OQ>(x, zero),
-    );
+    let y = if NORMAL {
+        y
+    } else {
+        _mm256_blendv_ps(
+            y,
+            _mm256_set1_ps(f32::NEG_INFINITY),
+            _mm256_cmp_ps::<_CMP_EQ_OQ>(x, zero),
+        )
+    };
     if !ALL {
         return y;
     }
@@ -244,19 +256,25 @@ pub(super) fn ln8<const ALL: bool>(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
 }
 
-/// ln on 4 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` as in [`ln8`]).
+/// ln on 4 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` and `NORMAL` as in [`ln8`]).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn ln4d<const ALL: bool>(x: __m256d) -> __m256d {
+pub(super) fn ln4d<const ALL: bool, const NORMAL: bool>(x: __m256d) -> __m256d {
     let zero = _mm256_setzero_pd();
-    let sub = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(f64::MIN_POSITIVE));
-    let bias = _mm256_set1_pd(s::LN_SUB_BIAS_F64);
-    let xs = _mm256_blendv_pd(x, _mm256_sub_pd(_mm256_or_pd(x, bias), bias), sub);
-    let kadj = _mm256_blendv_pd(
-        _mm256_set1_pd(1023.0),
-        _mm256_set1_pd((1023 + s::LN_SUB_K_F64) as f64),
-        sub,
-    );
+    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    let (xs, kadj) = if NORMAL {
+        (x, _mm256_set1_pd(1023.0))
+    } else {
+        let sub = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(f64::MIN_POSITIVE));
+        let bias = _mm256_set1_pd(s::LN_SUB_BIAS_F64);
+        let xs = _mm256_blendv_pd(x, _mm256_sub_pd(_mm256_or_pd(x, bias), bias), sub);
+        let kadj = _mm256_blendv_pd(
+            _mm256_set1_pd(1023.0),
+            _mm256_set1_pd((1023 + s::LN_SUB_K_F64) as f64),
+            sub,
+        );
+        (xs, kadj)
+    };
     let ix = _mm256_add_epi64(
         _mm256_castpd_si256(xs),
         _mm256_set1_epi64x(s::LN_OFF_F64 as i64),
@@ -303,11 +321,15 @@ pub(super) fn ln4d<const ALL: bool>(x: __m256d) -> __m256d {
     );
     // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
     // first, as the only one inside [0, 1].
-    let y = _mm256_blendv_pd(
-        y,
-        _mm256_set1_pd(f64::NEG_INFINITY),
-        _mm256_cmp_pd::<_CMP_EQ_OQ>(x, zero),
-    );
+    let y = if NORMAL {
+        y
+    } else {
+        _mm256_blendv_pd(
+            y,
+            _mm256_set1_pd(f64::NEG_INFINITY),
+            _mm256_cmp_pd::<_CMP_EQ_OQ>(x, zero),
+        )
+    };
     if !ALL {
         return y;
     }

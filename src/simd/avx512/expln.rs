@@ -136,22 +136,30 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
 
 /// ln on 16 lanes; bitwise equal to `math::ln_f32` per lane. Without `ALL` (`Lanes::ln_finite`)
 /// that holds for finite non-negative lanes only: +inf, negative and NaN lanes skip their fix-ups.
+/// With `NORMAL` as well (`Lanes::ln_normal`), for positive normal lanes only: subnormals and 0
+/// skip theirs too.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
+pub(super) fn ln16<const ALL: bool, const NORMAL: bool>(x: __m512) -> __m512 {
     let zero = _mm512_setzero_ps();
-    let sub = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(f32::MIN_POSITIVE));
-    let bias = _mm512_set1_ps(s::LN_SUB_BIAS_F32);
-    let biased = _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_castps_si512(x),
-        _mm512_castps_si512(bias),
-    ));
-    let xs = _mm512_mask_blend_ps(sub, x, _mm512_sub_ps(biased, bias));
-    let kadj = _mm512_mask_blend_ps(
-        sub,
-        _mm512_set1_ps(127.0),
-        _mm512_set1_ps((127 + s::LN_SUB_K_F32) as f32),
-    );
+    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    let (xs, kadj) = if NORMAL {
+        (x, _mm512_set1_ps(127.0))
+    } else {
+        let sub = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(f32::MIN_POSITIVE));
+        let bias = _mm512_set1_ps(s::LN_SUB_BIAS_F32);
+        let biased = _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(x),
+            _mm512_castps_si512(bias),
+        ));
+        let xs = _mm512_mask_blend_ps(sub, x, _mm512_sub_ps(biased, bias));
+        let kadj = _mm512_mask_blend_ps(
+            sub,
+            _mm512_set1_ps(127.0),
+            _mm512_set1_ps((127 + s::LN_SUB_K_F32) as f32),
+        );
+        (xs, kadj)
+    };
     let ix = _mm512_add_epi32(
         _mm512_castps_si512(xs),
         _mm512_set1_epi32(s::LN_OFF_F32 as i32),
@@ -182,11 +190,15 @@ pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
     );
     // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
     // first, as the only one inside [0, 1].
-    let y = _mm512_mask_blend_ps(
-        _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, zero),
-        y,
-        _mm512_set1_ps(f32::NEG_INFINITY),
-    );
+    let y = if NORMAL {
+        y
+    } else {
+        _mm512_mask_blend_ps(
+            _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, zero),
+            y,
+            _mm512_set1_ps(f32::NEG_INFINITY),
+        )
+    };
     if !ALL {
         return y;
     }
@@ -200,23 +212,29 @@ pub(super) fn ln16<const ALL: bool>(x: __m512) -> __m512 {
     _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x), y, x)
 }
 
-/// ln on 8 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` as in [`ln16`]).
+/// ln on 8 lanes; bitwise equal to `math::ln_f64` per lane (`ALL` and `NORMAL` as in [`ln16`]).
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn ln8d<const ALL: bool>(x: __m512d) -> __m512d {
+pub(super) fn ln8d<const ALL: bool, const NORMAL: bool>(x: __m512d) -> __m512d {
     let zero = _mm512_setzero_pd();
-    let sub = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE));
-    let bias = _mm512_set1_pd(s::LN_SUB_BIAS_F64);
-    let biased = _mm512_castsi512_pd(_mm512_or_si512(
-        _mm512_castpd_si512(x),
-        _mm512_castpd_si512(bias),
-    ));
-    let xs = _mm512_mask_blend_pd(sub, x, _mm512_sub_pd(biased, bias));
-    let kadj = _mm512_mask_blend_pd(
-        sub,
-        _mm512_set1_pd(1023.0),
-        _mm512_set1_pd((1023 + s::LN_SUB_K_F64) as f64),
-    );
+    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    let (xs, kadj) = if NORMAL {
+        (x, _mm512_set1_pd(1023.0))
+    } else {
+        let sub = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(f64::MIN_POSITIVE));
+        let bias = _mm512_set1_pd(s::LN_SUB_BIAS_F64);
+        let biased = _mm512_castsi512_pd(_mm512_or_si512(
+            _mm512_castpd_si512(x),
+            _mm512_castpd_si512(bias),
+        ));
+        let xs = _mm512_mask_blend_pd(sub, x, _mm512_sub_pd(biased, bias));
+        let kadj = _mm512_mask_blend_pd(
+            sub,
+            _mm512_set1_pd(1023.0),
+            _mm512_set1_pd((1023 + s::LN_SUB_K_F64) as f64),
+        );
+        (xs, kadj)
+    };
     let ix = _mm512_add_epi64(
         _mm512_castpd_si512(xs),
         _mm512_set1_epi64(s::LN_OFF_F64 as i64),
@@ -263,11 +281,15 @@ pub(super) fn ln8d<const ALL: bool>(x: __m512d) -> __m512d {
     );
     // The special values' masks are disjoint, so their order does not matter: ln(0) = -inf
     // first, as the only one inside [0, 1].
-    let y = _mm512_mask_blend_pd(
-        _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, zero),
-        y,
-        _mm512_set1_pd(f64::NEG_INFINITY),
-    );
+    let y = if NORMAL {
+        y
+    } else {
+        _mm512_mask_blend_pd(
+            _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, zero),
+            y,
+            _mm512_set1_pd(f64::NEG_INFINITY),
+        )
+    };
     if !ALL {
         return y;
     }
