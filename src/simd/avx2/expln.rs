@@ -190,7 +190,8 @@ pub(super) fn exp4d<const IN_RANGE: bool>(x: __m256d) -> __m256d {
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn ln8<const ALL: bool, const NORMAL: bool>(x: __m256) -> __m256 {
     let zero = _mm256_setzero_ps();
-    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    // With NORMAL, every lane the caller keeps is positive and normal: no subnormal scaling, no
+    // ln(0).
     let (xs, kadj) = if NORMAL {
         (x, _mm256_set1_ps(127.0))
     } else {
@@ -261,7 +262,8 @@ pub(super) fn ln8<const ALL: bool, const NORMAL: bool>(x: __m256) -> __m256 {
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn ln4d<const ALL: bool, const NORMAL: bool>(x: __m256d) -> __m256d {
     let zero = _mm256_setzero_pd();
-    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    // With NORMAL, every lane the caller keeps is positive and normal: no subnormal scaling, no
+    // ln(0).
     let (xs, kadj) = if NORMAL {
         (x, _mm256_set1_pd(1023.0))
     } else {

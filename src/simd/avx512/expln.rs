@@ -142,7 +142,8 @@ pub(super) fn exp8d<const IN_RANGE: bool>(x: __m512d) -> __m512d {
 #[target_feature(enable = "avx512f")]
 pub(super) fn ln16<const ALL: bool, const NORMAL: bool>(x: __m512) -> __m512 {
     let zero = _mm512_setzero_ps();
-    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    // With NORMAL, every lane the caller keeps is positive and normal: no subnormal scaling, no
+    // ln(0).
     let (xs, kadj) = if NORMAL {
         (x, _mm512_set1_ps(127.0))
     } else {
@@ -217,7 +218,8 @@ pub(super) fn ln16<const ALL: bool, const NORMAL: bool>(x: __m512) -> __m512 {
 #[target_feature(enable = "avx512f")]
 pub(super) fn ln8d<const ALL: bool, const NORMAL: bool>(x: __m512d) -> __m512d {
     let zero = _mm512_setzero_pd();
-    // NORMAL lanes are normal and positive, or NaN: no subnormal scaling, no ln(0).
+    // With NORMAL, every lane the caller keeps is positive and normal: no subnormal scaling, no
+    // ln(0).
     let (xs, kadj) = if NORMAL {
         (x, _mm512_set1_pd(1023.0))
     } else {
