@@ -33,6 +33,59 @@ def test_bce_with_grad(dtype, reduction, weighted):
     assert_close(grad, ref.binary_cross_entropy_backward(go, x, y, w, reduction), dtype)
 
 
+def _parts(result):
+    """A result as a tuple of arrays: (loss, grad) for the fused functions, (result,) otherwise."""
+    return result if isinstance(result, tuple) else (result,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("n", [5, 16, 37, 1000, 40_000])
+def test_no_weights_equal_weights_of_one_bit_for_bit(dtype, reduction, n):
+    # Without weights the binary losses drop their products by the (absent) weights on whole
+    # vectors (kernels/pointwise.rs); those products by 1 change no bit, not of NaN, infinite or
+    # signed-zero operands either. Lengths with and without a partial last vector, and one large
+    # enough for several threads.
+    rng = np.random.default_rng(n)
+    x = rng.normal(0, 8, n).astype(dtype)
+    y = rng.uniform(0, 1, n).astype(dtype)
+    y[::3] = np.round(y[::3])
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 100.0, -100.0, 1e-30]
+    x[: len(specials)] = specials[: min(n, len(specials))]
+    y[1:4] = [np.inf, np.nan, -0.0][: max(0, min(n, 4) - 1)]
+    p = np.clip(1.0 / (1.0 + np.exp(-x.astype(np.float64))), 0, 1).astype(dtype)
+    p[:3] = [0.0, 1.0, 1e-40][: min(n, 3)]
+    py = np.clip(np.nan_to_num(y, nan=0.5), 0, 1)
+    ones = np.ones(n, dtype)
+    go = rng.normal(0, 1, n).astype(dtype) if reduction == "none" else dtype(0.7)
+    with np.errstate(all="ignore"):
+        for f, args, kws in [
+            (sl.binary_cross_entropy, (p, py), [{"weight": ones}]),
+            (sl.binary_cross_entropy_with_grad, (p, py), [{"weight": ones}]),
+            (sl.binary_cross_entropy_backward, (go, p, py), [{"weight": ones}]),
+            (
+                sl.binary_cross_entropy_with_logits,
+                (x, y),
+                [{"weight": ones}, {"pos_weight": ones}, {"weight": ones, "pos_weight": ones}],
+            ),
+            (
+                sl.binary_cross_entropy_with_logits_with_grad,
+                (x, y),
+                [{"weight": ones}, {"pos_weight": ones}, {"weight": ones, "pos_weight": ones}],
+            ),
+            (
+                sl.binary_cross_entropy_with_logits_backward,
+                (go, x, y),
+                [{"weight": ones}, {"pos_weight": ones}],
+            ),
+        ]:
+            plain = _parts(f(*args, reduction=reduction))
+            for kw in kws:
+                weighted = _parts(f(*args, reduction=reduction, **kw))
+                for a, b in zip(plain, weighted, strict=True):
+                    _bits_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])

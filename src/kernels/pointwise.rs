@@ -165,16 +165,39 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     let pw = inputs.pos_weight.map(|p| &p[span.clone()]);
     let one = V::splat(T::ONE);
     let ones = [T::ONE; 16];
-    let (store_loss, store_grad) = (!losses.is_empty(), !grad.is_empty());
-    let (uniform, go) = match scale {
-        GradScale::Uniform(s) => (V::splat(T::from_f64(s)), &[][..]),
-        GradScale::PerElement(go) => (one, &go[span]),
+    let mut out = Outputs {
+        loss,
+        want_loss,
+        losses,
+        grad,
+        go: match scale {
+            GradScale::Uniform(_) => &[][..],
+            GradScale::PerElement(go) => &go[span],
+        },
+        uniform: match scale {
+            GradScale::Uniform(s) => V::splat(T::from_f64(s)),
+            GradScale::PerElement(_) => one,
+        },
     };
     // The loop of `rowops::reduce`, written out: a closure this large is not inlined, and then
     // compiles without the entry point's target features (tests/test_codegen.py).
     let mut totals = [0.0f64; 16];
     let mut outside = false;
     let mut i = 0;
+    if w.is_none() && pw.is_none() {
+        // Whole vectors without weights: the weights are the constant 1, so the compiler drops
+        // the products by them (`v * 1` is `v`, bit for bit, NaN and signed zeros included).
+        while i + V::N <= n {
+            let s = Step {
+                x: V::load(&x[i..]),
+                y: V::load(&y[i..]),
+                w: one,
+                pw: one,
+            };
+            outside |= step::<T, V, L>(&mut out, s, i, V::N, &mut totals);
+            i += V::N;
+        }
+    }
     while i < n {
         let len = V::N.min(n - i);
         // Padded lanes get x = y = 0 and weight 0, so their losses are exactly zero, and they
@@ -191,32 +214,7 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
                 None => one,
             },
         };
-        if L::UNIT_INTERVAL {
-            outside |= s.x.any_outside_unit() | s.y.any_outside_unit();
-        }
-        let tiny = loss.tiny::<T, V>(s);
-        let l = if store_grad {
-            let sv = if go.is_empty() {
-                uniform
-            } else {
-                ld(go, i, len, T::ZERO)
-            };
-            let (l, g) = if tiny {
-                loss_and_grad::<T, V, L, true>(loss, s, want_loss, sv)
-            } else {
-                loss_and_grad::<T, V, L, false>(loss, s, want_loss, sv)
-            };
-            st(g, grad, i, len);
-            l
-        } else if tiny {
-            loss.loss::<T, V, true>(s)
-        } else {
-            loss.loss::<T, V, false>(s)
-        };
-        if store_loss {
-            st(l, losses, i, len);
-        }
-        l.add_to(&mut totals);
+        outside |= step::<T, V, L>(&mut out, s, i, len, &mut totals);
         i += len;
     }
     let total = tree16(&totals);
@@ -227,6 +225,60 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
         },
         !outside,
     )
+}
+
+/// Where [`step`] puts its results, and what it needs besides the inputs.
+struct Outputs<'a, 'c, T, V, L> {
+    loss: L,
+    want_loss: bool,
+    /// One slot per element, or empty.
+    losses: &'c mut [T],
+    /// One slot per element, or empty when no gradient is wanted.
+    grad: &'c mut [T],
+    /// The per-element grad_output, or empty for the uniform scale.
+    go: &'a [T],
+    uniform: V,
+}
+
+/// One step of lanes `i..i + len`: the loss (stored when `losses` has slots, and added to
+/// `totals`) and the gradient (stored when wanted). Returns whether an input or target of a
+/// [`PointLoss::UNIT_INTERVAL`] loss was outside `[0, 1]`.
+#[inline(always)]
+fn step<T: Real, V: Lanes<T>, L: PointLoss>(
+    out: &mut Outputs<'_, '_, T, V, L>,
+    s: Step<V>,
+    i: usize,
+    len: usize,
+    totals: &mut [f64; 16],
+) -> bool {
+    let outside = L::UNIT_INTERVAL && (s.x.any_outside_unit() | s.y.any_outside_unit());
+    let loss = out.loss;
+    let tiny = loss.tiny::<T, V>(s);
+    let l = if out.grad.is_empty() {
+        if tiny {
+            loss.loss::<T, V, true>(s)
+        } else {
+            loss.loss::<T, V, false>(s)
+        }
+    } else {
+        let sv = if out.go.is_empty() {
+            out.uniform
+        } else {
+            ld(out.go, i, len, T::ZERO)
+        };
+        let (l, g) = if tiny {
+            loss_and_grad::<T, V, L, true>(loss, s, out.want_loss, sv)
+        } else {
+            loss_and_grad::<T, V, L, false>(loss, s, out.want_loss, sv)
+        };
+        st(g, out.grad, i, len);
+        l
+    };
+    if !out.losses.is_empty() {
+        st(l, out.losses, i, len);
+    }
+    l.add_to(totals);
+    outside
 }
 
 /// The loss lanes (0 unless `want_loss`) and the gradient lanes of one step, the gradient
