@@ -165,19 +165,17 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     let pw = inputs.pos_weight.map(|p| &p[span.clone()]);
     let one = V::splat(T::ONE);
     let ones = [T::ONE; 16];
+    let (uniform, go) = match scale {
+        GradScale::Uniform(s) => (V::splat(T::from_f64(s)), &[][..]),
+        GradScale::PerElement(go) => (one, &go[span]),
+    };
     let mut out = Outputs {
         loss,
         want_loss,
         losses,
         grad,
-        go: match scale {
-            GradScale::Uniform(_) => &[][..],
-            GradScale::PerElement(go) => &go[span],
-        },
-        uniform: match scale {
-            GradScale::Uniform(s) => V::splat(T::from_f64(s)),
-            GradScale::PerElement(_) => one,
-        },
+        go,
+        uniform,
     };
     // The loop of `rowops::reduce`, written out: a closure this large is not inlined, and then
     // compiles without the entry point's target features (tests/test_codegen.py).
@@ -237,6 +235,7 @@ struct Outputs<'a, 'c, T, V, L> {
     grad: &'c mut [T],
     /// The per-element grad_output, or empty for the uniform scale.
     go: &'a [T],
+    /// The uniform grad_output scale (1 with a per-element one).
     uniform: V,
 }
 
