@@ -435,6 +435,23 @@ fn exhaustive_f32() {
     }
 }
 
+/// Asserts that `f` gives `Lanes::ln`'s bits on `x32` and `x64`, on every supported path.
+fn assert_same_bits_as_ln(f: Func, x32: &[f32], x64: &[f64]) {
+    for path in supported() {
+        let n = path.name();
+        assert_eq!(
+            bits32(path, f, x32),
+            bits32(path, Func::Ln, x32),
+            "f32 [{n}]"
+        );
+        assert_eq!(
+            bits64(path, f, x64),
+            bits64(path, Func::Ln, x64),
+            "f64 [{n}]"
+        );
+    }
+}
+
 #[test]
 fn ln_finite_is_ln_on_finite_non_negative_inputs() {
     // -0, zero, subnormals, 1, the largest finite value, and 10^6 random bit patterns of [0, 1]
@@ -448,19 +465,7 @@ fn ln_finite_is_ln_on_finite_non_negative_inputs() {
     x64.extend([2.0, f64::MAX]);
     x64.extend((0..1_000_000).map(|_| f64::from_bits(rng.next() % 0x3ff0_0000_0000_0001)));
     x64.extend((0..1_000_000).map(|_| f64::from_bits(rng.next() % 0x7ff0_0000_0000_0000)));
-    for path in supported() {
-        let n = path.name();
-        assert_eq!(
-            bits32(path, Func::LnFinite, &x32),
-            bits32(path, Func::Ln, &x32),
-            "f32 [{n}]"
-        );
-        assert_eq!(
-            bits64(path, Func::LnFinite, &x64),
-            bits64(path, Func::Ln, &x64),
-            "f64 [{n}]"
-        );
-    }
+    assert_same_bits_as_ln(Func::LnFinite, &x32, &x64);
 }
 
 #[test]
@@ -483,17 +488,5 @@ fn ln_normal_is_ln_on_finite_normal_inputs() {
         (0..1_000_000)
             .map(|_| f64::from_bits(min64 + rng.next() % (0x7ff0_0000_0000_0000 - min64))),
     );
-    for path in supported() {
-        let n = path.name();
-        assert_eq!(
-            bits32(path, Func::LnNormal, &x32),
-            bits32(path, Func::Ln, &x32),
-            "f32 [{n}]"
-        );
-        assert_eq!(
-            bits64(path, Func::LnNormal, &x64),
-            bits64(path, Func::Ln, &x64),
-            "f64 [{n}]"
-        );
-    }
+    assert_same_bits_as_ln(Func::LnNormal, &x32, &x64);
 }
