@@ -50,6 +50,9 @@ def calls(x, t, y, u, by, axis, outs):
         "binary_cross_entropy_with_grad": lambda m: m.binary_cross_entropy_with_grad(
             u, by, None, "mean"
         )[1],
+        "binary_cross_entropy_backward": lambda m: m.binary_cross_entropy_backward(
+            1.0, u, by, None, "mean"
+        ),
         # Logits x against probability targets u.
         "bce_with_logits": lambda m: m.binary_cross_entropy_with_logits(x, u, None, None, "mean"),
         "bce_with_logits(none)": lambda m: m.binary_cross_entropy_with_logits(
@@ -58,6 +61,12 @@ def calls(x, t, y, u, by, axis, outs):
         "bce_with_logits_with_grad": lambda m: m.binary_cross_entropy_with_logits_with_grad(
             x, u, None, None, "mean"
         )[1],
+        "bce_with_logits_backward": lambda m: m.binary_cross_entropy_with_logits_backward(
+            1.0, x, u, None, None, "mean"
+        ),
+        "bce_with_logits(weighted)": lambda m: m.binary_cross_entropy_with_logits(
+            x, u, u, u, "mean"
+        ),
     }
 
 

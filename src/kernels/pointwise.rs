@@ -64,6 +64,11 @@ pub trait PointLoss: Copy + Send + Sync {
         let _ = s;
         false
     }
+    /// Whether whole vectors are computed two at a time, side by side: one step's exp, log and
+    /// divisions form a long chain of latencies, and a second independent chain in the same
+    /// loop body keeps the units busy while the first waits (BCE-with-logits: 0.87-0.90x the
+    /// time on Zen 4). The same bits either way.
+    const PAIRED: bool = true;
     /// Whether inputs and targets must lie in `[0, 1]`: then [`run`] checks every element in the
     /// same pass (no separate pass over memory) and reports whether all were.
     const UNIT_INTERVAL: bool = false;
@@ -164,7 +169,6 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     let w = inputs.weight.map(|w| &w[span.clone()]);
     let pw = inputs.pos_weight.map(|p| &p[span.clone()]);
     let one = V::splat(T::ONE);
-    let ones = [T::ONE; 16];
     let (uniform, go) = match scale {
         GradScale::Uniform(s) => (V::splat(T::from_f64(s)), &[][..]),
         GradScale::PerElement(go) => (one, &go[span]),
@@ -182,37 +186,32 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
     let mut totals = [0.0f64; 16];
     let mut outside = false;
     let mut i = 0;
+    // Whole vectors two at a time ([`PointLoss::PAIRED`]), then one at a time, then the tail.
     if w.is_none() && pw.is_none() {
-        // Whole vectors without weights: the weights are the constant 1, so the compiler drops
-        // the products by them (`v * 1` is `v`, bit for bit, NaN and signed zeros included).
+        if L::PAIRED {
+            while i + 2 * V::N <= n {
+                let (a, b) = (unweighted(x, y, i), unweighted(x, y, i + V::N));
+                outside |= step_pair::<T, V, L>(&mut out, a, b, i, &mut totals);
+                i += 2 * V::N;
+            }
+        }
         while i + V::N <= n {
-            let s = Step {
-                x: V::load(&x[i..]),
-                y: V::load(&y[i..]),
-                w: one,
-                pw: one,
-            };
-            outside |= step::<T, V, L>(&mut out, s, i, V::N, &mut totals);
+            outside |= step::<T, V, L>(&mut out, unweighted(x, y, i), i, V::N, &mut totals);
             i += V::N;
+        }
+    } else if L::PAIRED {
+        while i + 2 * V::N <= n {
+            let (a, b) = (
+                lanes(x, y, w, pw, i, V::N),
+                lanes(x, y, w, pw, i + V::N, V::N),
+            );
+            outside |= step_pair::<T, V, L>(&mut out, a, b, i, &mut totals);
+            i += 2 * V::N;
         }
     }
     while i < n {
         let len = V::N.min(n - i);
-        // Padded lanes get x = y = 0 and weight 0, so their losses are exactly zero, and they
-        // are inside [0, 1].
-        let s = Step {
-            x: ld::<T, V>(x, i, len, T::ZERO),
-            y: ld::<T, V>(y, i, len, T::ZERO),
-            w: match w {
-                Some(w) => ld(w, i, len, T::ZERO),
-                None => ld(&ones, 0, len, T::ZERO),
-            },
-            pw: match pw {
-                Some(p) => ld(p, i, len, T::ONE),
-                None => one,
-            },
-        };
-        outside |= step::<T, V, L>(&mut out, s, i, len, &mut totals);
+        outside |= step::<T, V, L>(&mut out, lanes(x, y, w, pw, i, len), i, len, &mut totals);
         i += len;
     }
     let total = tree16(&totals);
@@ -223,6 +222,45 @@ fn chunk<T: Real, V: Lanes<T>, L: PointLoss>(c: Chunk<'_, '_, T, L>) -> (LossSum
         },
         !outside,
     )
+}
+
+/// The whole vector at `i` without weights: the weights are the constant 1, so the compiler
+/// drops the products by them (`v * 1` is `v`, bit for bit, NaN and signed zeros included).
+#[inline(always)]
+fn unweighted<T: Real, V: Lanes<T>>(x: &[T], y: &[T], i: usize) -> Step<V> {
+    let one = V::splat(T::ONE);
+    Step {
+        x: V::load(&x[i..]),
+        y: V::load(&y[i..]),
+        w: one,
+        pw: one,
+    }
+}
+
+/// The lanes `i..i + len` of the inputs. Padded lanes get x = y = 0 and weight 0, so their
+/// losses are exactly zero, and they are inside [0, 1].
+#[inline(always)]
+fn lanes<T: Real, V: Lanes<T>>(
+    x: &[T],
+    y: &[T],
+    w: Option<&[T]>,
+    pw: Option<&[T]>,
+    i: usize,
+    len: usize,
+) -> Step<V> {
+    let ones = [T::ONE; 16];
+    Step {
+        x: ld::<T, V>(x, i, len, T::ZERO),
+        y: ld::<T, V>(y, i, len, T::ZERO),
+        w: match w {
+            Some(w) => ld(w, i, len, T::ZERO),
+            None => ld(&ones, 0, len, T::ZERO),
+        },
+        pw: match pw {
+            Some(p) => ld(p, i, len, T::ONE),
+            None => V::splat(T::ONE),
+        },
+    }
 }
 
 /// Where [`step`] puts its results, and what it needs besides the inputs.
@@ -250,7 +288,6 @@ fn step<T: Real, V: Lanes<T>, L: PointLoss>(
     len: usize,
     totals: &mut [f64; 16],
 ) -> bool {
-    let outside = L::UNIT_INTERVAL && (s.x.any_outside_unit() | s.y.any_outside_unit());
     let loss = out.loss;
     let tiny = loss.tiny::<T, V>(s);
     let l = if out.grad.is_empty() {
@@ -260,11 +297,7 @@ fn step<T: Real, V: Lanes<T>, L: PointLoss>(
             loss.loss::<T, V, false>(s)
         }
     } else {
-        let sv = if out.go.is_empty() {
-            out.uniform
-        } else {
-            ld(out.go, i, len, T::ZERO)
-        };
+        let sv = scale_at(out, i, len);
         let (l, g) = if tiny {
             loss_and_grad::<T, V, L, true>(loss, s, out.want_loss, sv)
         } else {
@@ -273,11 +306,69 @@ fn step<T: Real, V: Lanes<T>, L: PointLoss>(
         st(g, out.grad, i, len);
         l
     };
+    put_loss(out, l, i, len, totals);
+    outside_unit::<T, V, L>(s)
+}
+
+/// [`step`] for the whole vectors at `i` and `i + V::N`, the two computed side by side (each
+/// alone when either is `TINY`): the same bits, and the same order of the sums.
+#[inline(always)]
+fn step_pair<T: Real, V: Lanes<T>, L: PointLoss>(
+    out: &mut Outputs<'_, '_, T, V, L>,
+    a: Step<V>,
+    b: Step<V>,
+    i: usize,
+    totals: &mut [f64; 16],
+) -> bool {
+    let (loss, j) = (out.loss, i + V::N);
+    if loss.tiny::<T, V>(a) || loss.tiny::<T, V>(b) {
+        let outside = step::<T, V, L>(out, a, i, V::N, totals);
+        return step::<T, V, L>(out, b, j, V::N, totals) | outside;
+    }
+    let (la, lb) = if out.grad.is_empty() {
+        (loss.loss::<T, V, false>(a), loss.loss::<T, V, false>(b))
+    } else {
+        let (sa, sb) = (scale_at(out, i, V::N), scale_at(out, j, V::N));
+        let (la, ga) = loss_and_grad::<T, V, L, false>(loss, a, out.want_loss, sa);
+        let (lb, gb) = loss_and_grad::<T, V, L, false>(loss, b, out.want_loss, sb);
+        st(ga, out.grad, i, V::N);
+        st(gb, out.grad, j, V::N);
+        (la, lb)
+    };
+    put_loss(out, la, i, V::N, totals);
+    put_loss(out, lb, j, V::N, totals);
+    outside_unit::<T, V, L>(a) | outside_unit::<T, V, L>(b)
+}
+
+/// Whether an input or target of a [`PointLoss::UNIT_INTERVAL`] loss is outside `[0, 1]`.
+#[inline(always)]
+fn outside_unit<T: Real, V: Lanes<T>, L: PointLoss>(s: Step<V>) -> bool {
+    L::UNIT_INTERVAL && (s.x.any_outside_unit() | s.y.any_outside_unit())
+}
+
+/// The grad_output lanes `i..i + len` (zero past `len`), or the uniform scale.
+#[inline(always)]
+fn scale_at<T: Real, V: Lanes<T>, L>(out: &Outputs<'_, '_, T, V, L>, i: usize, len: usize) -> V {
+    if out.go.is_empty() {
+        out.uniform
+    } else {
+        ld(out.go, i, len, T::ZERO)
+    }
+}
+
+/// Stores one step's losses when `losses` has slots, and adds them to `totals`.
+#[inline(always)]
+fn put_loss<T: Real, V: Lanes<T>, L>(
+    out: &mut Outputs<'_, '_, T, V, L>,
+    l: V,
+    i: usize,
+    len: usize,
+    totals: &mut [f64; 16],
+) {
     if !out.losses.is_empty() {
         st(l, out.losses, i, len);
     }
     l.add_to(totals);
-    outside
 }
 
 /// The loss lanes (0 unless `want_loss`) and the gradient lanes of one step, the gradient
