@@ -18,36 +18,42 @@ use crate::simd::Lanes;
 pub struct BceLogits;
 
 impl PointLoss for BceLogits {
-    /// Logits beyond `±TINY_EXP_ARG`: `e = exp(-|x|)` is tiny, and the loss and the gradient
-    /// divide it and take products of it that may be subnormal. (Subnormal logits themselves
-    /// still meet assists inside the exp.)
+    /// Logits beyond `±TINY_EXP_ARG` (or NaN): `e = exp(-|x|)` is tiny, and the loss and the
+    /// gradient divide it and take products of it that may be subnormal. (Subnormal logits
+    /// themselves still meet assists inside the exp.) Every other step has `-|x|` within
+    /// [`Lanes::exp_in_range`]'s domain, so its exp skips the clamp and the subnormal results.
     #[inline(always)]
     fn tiny<T: Real, V: Lanes<T>>(self, s: Step<V>) -> bool {
-        s.x.abs()
-            .assist_free_pays(V::splat(T::TINY_EXP_ARG), V::splat(T::INFINITY))
+        s.x.abs().any_above(V::splat(T::TINY_EXP_ARG))
     }
 
     #[inline(always)]
     fn loss<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
-        loss_from::<T, V, TINY>(s, exp_neg_abs::<T, V>(s.x))
+        loss_from::<T, V, TINY>(s, exp_neg_abs::<T, V, TINY>(s.x))
     }
 
     #[inline(always)]
     fn grad<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> V {
-        grad_from::<T, V, TINY>(s, exp_neg_abs::<T, V>(s.x))
+        grad_from::<T, V, TINY>(s, exp_neg_abs::<T, V, TINY>(s.x))
     }
 
     #[inline(always)]
     fn both<T: Real, V: Lanes<T>, const TINY: bool>(self, s: Step<V>) -> (V, V) {
-        let e = exp_neg_abs::<T, V>(s.x);
+        let e = exp_neg_abs::<T, V, TINY>(s.x);
         (loss_from::<T, V, TINY>(s, e), grad_from::<T, V, TINY>(s, e))
     }
 }
 
-/// `e = exp(-|x|)`, which the loss and the gradient share.
+/// `e = exp(-|x|)`, which the loss and the gradient share; without `TINY`, `|x| <= TINY_EXP_ARG`
+/// (below `-EXP_IN_RANGE_LO`) or NaN in every lane.
 #[inline(always)]
-fn exp_neg_abs<T: Real, V: Lanes<T>>(x: V) -> V {
-    V::splat(T::ZERO).sub(x.abs()).exp()
+fn exp_neg_abs<T: Real, V: Lanes<T>, const TINY: bool>(x: V) -> V {
+    let a = V::splat(T::ZERO).sub(x.abs());
+    if TINY {
+        a.exp()
+    } else {
+        a.exp_in_range()
+    }
 }
 
 /// The loss lanes, given `e`.

@@ -14,6 +14,7 @@ pub trait Real:
     + Send
     + Sync
     + Debug
+    + Default
     + PartialOrd
     + Add<Output = Self>
     + Sub<Output = Self>

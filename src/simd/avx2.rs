@@ -418,6 +418,18 @@ impl Lanes<f32> for F32x16 {
         }
     }
     #[inline(always)]
+    fn any_above(self, bound: Self) -> bool {
+        let ([v0, v1], [b0, b1]) = (self.0, bound.0);
+        // SAFETY: AVX is available (module docs). NLE_UQ is true for NaN.
+        unsafe {
+            let above = _mm256_or_ps(
+                _mm256_cmp_ps::<_CMP_NLE_UQ>(v0, b0),
+                _mm256_cmp_ps::<_CMP_NLE_UQ>(v1, b1),
+            );
+            _mm256_movemask_ps(above) != 0
+        }
+    }
+    #[inline(always)]
     fn any_outside_unit(self) -> bool {
         // SAFETY: AVX is available (module docs). NGE/NLE_UQ are true for NaN.
         unsafe {
@@ -588,6 +600,18 @@ impl Lanes<f64> for F64x8 {
                 _mm256_cmp_pd::<_CMP_LT_OQ>(v1, b1),
             );
             _mm256_movemask_pd(lt) != 0
+        }
+    }
+    #[inline(always)]
+    fn any_above(self, bound: Self) -> bool {
+        let ([v0, v1], [b0, b1]) = (self.0, bound.0);
+        // SAFETY: AVX is available (module docs). NLE_UQ is true for NaN.
+        unsafe {
+            let above = _mm256_or_pd(
+                _mm256_cmp_pd::<_CMP_NLE_UQ>(v0, b0),
+                _mm256_cmp_pd::<_CMP_NLE_UQ>(v1, b1),
+            );
+            _mm256_movemask_pd(above) != 0
         }
     }
     #[inline(always)]

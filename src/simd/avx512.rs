@@ -231,6 +231,11 @@ macro_rules! lanewise {
             unsafe { $cmp::<_CMP_LT_OQ>(self.0, below.0) != 0 }
         }
         #[inline(always)]
+        fn any_above(self, bound: Self) -> bool {
+            // SAFETY: AVX-512F is available (module docs). NLE_UQ is true for NaN.
+            unsafe { $cmp::<_CMP_NLE_UQ>(self.0, bound.0) != 0 }
+        }
+        #[inline(always)]
         fn any_outside_unit(self) -> bool {
             // SAFETY: AVX-512F is available (module docs). NGE/NLE_UQ are true for NaN.
             unsafe {

@@ -12,6 +12,7 @@
 //! `#[inline(always)]` in the implementations.
 
 use super::Path;
+use std::cmp::Ordering::{Equal, Less};
 
 /// The class capacity of a tile buffer ([`TILE_BUF`] elements, one row per lane): contiguous
 /// rows with fewer classes may take the tile routes, below a bound that each kernel family sets
@@ -271,6 +272,23 @@ pub trait Lanes<T: Copy>: Copy + Send + Sync {
     fn add_to(self, acc: &mut [f64; 16]);
     /// True when some lane is outside `[0, 1]` or NaN.
     fn any_outside_unit(self) -> bool;
+    /// True when some lane is above the same lane of `bound`, or NaN. The x86 paths compare
+    /// whole registers; the default (the portable path's, which the path tests compare them
+    /// with) stores the lanes and compares them one by one.
+    #[inline(always)]
+    #[must_use]
+    fn any_above(self, bound: Self) -> bool
+    where
+        T: PartialOrd + Default,
+    {
+        let (mut v, mut b) = ([T::default(); 16], [T::default(); 16]);
+        self.store(&mut v);
+        bound.store(&mut b);
+        v.iter()
+            .zip(&b)
+            .take(Self::N)
+            .any(|(v, b)| !matches!(v.partial_cmp(b), Some(Less | Equal)))
+    }
     /// True when every lane is 0 (of either sign) or 1: hard binary labels.
     fn all_zero_or_one(self) -> bool;
 }

@@ -23,7 +23,7 @@ const ROUNDS: usize = if cfg!(debug_assertions) { 1_000 } else { 5_000 };
 const ARRAYS: usize = 7;
 
 /// An element type: bit conversions and generators.
-trait Elem: Copy + PartialEq + std::fmt::Debug + 'static {
+trait Elem: Copy + PartialOrd + Default + std::fmt::Debug + 'static {
     const ZERO: Self;
     fn bits(self) -> u64;
     fn from_bits64(b: u64) -> Self;
@@ -142,8 +142,8 @@ impl Out {
 }
 
 /// Calls every `Lanes` method on vectors from `x` (`ARRAYS` arrays of `N + 1` values; `x[5]`
-/// holds values in `[0, 1]` with at most one lane outside, for `any_outside_unit`, and `x[6]`
-/// zeros and ones with at most one other lane, for `all_zero_or_one`).
+/// holds values in `[0, 1]` with at most one lane outside, for `any_outside_unit` and `any_above`,
+/// and `x[6]` zeros and ones with at most one other lane, for `all_zero_or_one`).
 #[inline(always)]
 fn all_methods<T: Elem, V: Lanes<T>>(x: &[Vec<T>], acc0: &[f64; 16], out: &mut Out) {
     const SENTINEL: u64 = 0x5a5a_5a5a_5a5a_5a5a;
@@ -210,6 +210,10 @@ fn all_methods<T: Elem, V: Lanes<T>>(x: &[Vec<T>], acc0: &[f64; 16], out: &mut O
         out.push(format!("any_outside_unit {name}"), &[flag], false);
         let flag = T::from_f64(f64::from(u8::from(v.all_zero_or_one())));
         out.push(format!("all_zero_or_one {name}"), &[flag], false);
+        let flag = T::from_f64(f64::from(u8::from(v.any_above(V::splat(T::from_f64(1.0))))));
+        out.push(format!("any_above 1 {name}"), &[flag], false);
+        let flag = T::from_f64(f64::from(u8::from(v.any_above(b))));
+        out.push(format!("any_above b {name}"), &[flag], false);
     }
     let mut acc = *acc0;
     a.add_to(&mut acc);
