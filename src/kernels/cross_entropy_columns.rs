@@ -10,7 +10,7 @@
 
 use super::cross_entropy_tile::Found;
 use super::rowops::exp_if_in_range;
-use super::tiles::LaneSum;
+use super::tiles::{prefetch_next_group, LaneSum};
 use super::Real;
 use crate::simd::Lanes;
 
@@ -57,7 +57,8 @@ pub(super) fn whole_group_extents<T: Real, V: Lanes<T>, const G: usize>(
 
 /// The exp pass of class targets without smoothing over the `G` whole tiles of `cols`:
 /// `exp(x - m)` summed into each tile's [`Found::s`] in class order, and stored raw into `g`
-/// unless it is empty (`write_grad` overwrites it through a canonicalising store). Half a group
+/// unless it is empty (`write_grad` overwrites it through a canonicalising store), while the
+/// next group's input is fetched ([`prefetch_next_group`]). Half a group
 /// at a time; a `G` that is not a multiple of [`HALF`] takes one tile at a time.
 #[inline(always)]
 pub(super) fn whole_group_exps<T: Real, V: Lanes<T>, const G: usize>(
@@ -82,19 +83,19 @@ fn group_exps<T: Real, V: Lanes<T>, const G: usize, const STORE: bool>(
 ) {
     if !G.is_multiple_of(HALF) {
         for (k, f) in found.iter_mut().enumerate() {
-            exps::<T, V, 1, STORE>(cols.skip(k, V::N), g, std::slice::from_mut(f));
+            exps::<T, V, G, 1, STORE>(cols.skip(k, V::N), g, std::slice::from_mut(f));
         }
         return;
     }
     for (h, half) in found.chunks_exact_mut(HALF).enumerate() {
-        exps::<T, V, HALF, STORE>(cols.skip(h * HALF, V::N), g, half);
+        exps::<T, V, G, HALF, STORE>(cols.skip(h * HALF, V::N), g, half);
     }
 }
 
 /// [`whole_group_exps`] for the `K` tiles of `found`, the first `K` of `cols`, storing into `g`
 /// when `STORE`.
 #[inline(always)]
-fn exps<T: Real, V: Lanes<T>, const K: usize, const STORE: bool>(
+fn exps<T: Real, V: Lanes<T>, const G: usize, const K: usize, const STORE: bool>(
     cols: Columns<'_, T>,
     g: &mut [T],
     found: &mut [Found<V>],
@@ -106,6 +107,7 @@ fn exps<T: Real, V: Lanes<T>, const K: usize, const STORE: bool>(
         let at = cols.base + c * cols.stride;
         let row = &cols.x[at..][..K * V::N];
         for k in 0..K {
+            prefetch_next_group::<T, V, G>(cols.x, at + k * V::N);
             let e = exp_if_in_range::<T, V>(V::load(&row[k * V::N..]).sub(m[k]), fast[k]);
             if STORE {
                 e.store(&mut g[at + k * V::N..]);

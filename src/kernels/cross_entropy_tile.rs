@@ -14,7 +14,8 @@ use super::cross_entropy_columns::{whole_group_exps, whole_group_extents, Column
 use super::nll::ClassTargets;
 use super::rowops::{exp_if_in_range, from_array, Factor};
 use super::tiles::{
-    column_vectors, column_vectors_mut, lanes_in_range, whole_columns, LaneSum, Tile,
+    column_vectors, column_vectors_mut, lanes_in_range, prefetch_next_group, whole_columns,
+    LaneSum, Tile,
 };
 use super::{GradScale, LossSum, Real};
 use crate::simd::Lanes;
@@ -275,7 +276,12 @@ fn first_passes<T: Real, V: Lanes<T>, const G: usize>(
             }
             continue;
         }
-        for (f, &(t, _)) in found.iter_mut().zip(group) {
+        for (k, (f, &(t, _))) in found.iter_mut().zip(group).enumerate() {
+            if let (Some((base, stride)), true) = (whole, n == G) {
+                let at = base + c * stride + k * V::N;
+                prefetch_next_group::<T, V, G>(io.x, at);
+                prefetch_next_group::<T, V, G>(io.y, at);
+            }
             let d = t.load::<T, V>(io.x, c, T::ZERO).sub(f.m);
             let e = exp_if_in_range::<T, V>(d, f.in_range);
             if store {

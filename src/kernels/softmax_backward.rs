@@ -15,8 +15,8 @@
 use super::rowops::{ld, map2, reduce, reduce_min, st, st_raw, Extent};
 use super::softmax::Kind;
 use super::tiles::{
-    class_order_sum, column_tile, column_vectors, column_vectors_mut, prefetch_ahead, tiles,
-    LaneSum, ShortRows, Tile, TileBufs, GROUP, SHORT_ROW,
+    class_order_sum, column_tile, column_vectors, column_vectors_mut, prefetch_ahead,
+    prefetch_next_group, tiles, LaneSum, ShortRows, Tile, TileBufs, GROUP, SHORT_ROW,
 };
 use super::{Layout, Real};
 use crate::parallel;
@@ -348,7 +348,10 @@ fn whole_group<T: Real, V: Lanes<T>, const G: usize>(
         let rows = column_vectors::<T, V>(go, j, c, inner, G)
             .zip(column_vectors::<T, V>(y, j, c, inner, G))
             .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
-        for (&total, ((gv, yv), ov)) in totals.iter().zip(rows) {
+        for (k, (&total, ((gv, yv), ov))) in totals.iter().zip(rows).enumerate() {
+            let at = j + c * inner + k * V::N;
+            prefetch_next_group::<T, V, G>(go, at);
+            prefetch_next_group::<T, V, G>(y, at);
             let g = apply::<T, V>(kind, V::load(gv), V::load(yv), total);
             g.canon_nan().store(ov);
         }

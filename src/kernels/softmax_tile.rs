@@ -7,12 +7,14 @@
 //! allows ([`lanes_in_range`]). A non-last class axis is processed [`GROUP`] vectors of columns
 //! at a time, pass by pass, so each pass streams whole runs of a class row; whole groups take
 //! each class row as one checked slice ([`full_group`]), the last, partial one the general tile
-//! loads ([`last_group`]). Gradients: see [`super::softmax_backward`].
+//! loads ([`last_group`]); a whole group's exp pass also fetches the next group's input
+//! ([`prefetch_next_group`]). Gradients: see [`super::softmax_backward`].
 
 use super::rowops::{exp_if_in_range, Factor};
 use super::softmax::Kind;
 use super::tiles::{
-    column_tile, column_vectors, column_vectors_mut, lanes_in_range, LaneSum, Tile, GROUP,
+    column_tile, column_vectors, column_vectors_mut, lanes_in_range, prefetch_next_group, LaneSum,
+    Tile, GROUP,
 };
 use super::Real;
 use crate::simd::Lanes;
@@ -79,14 +81,17 @@ fn full_group<T: Real, V: Lanes<T>, const G: usize>(
         if kind == Kind::Softmax {
             let rows = column_vectors::<T, V>(x, j, c, inner, G)
                 .zip(column_vectors_mut::<T, V>(out, j, c, inner, G));
-            for (((mk, &r), sk), (xv, ov)) in lanes.zip(rows) {
+            for (k, (((mk, &r), sk), (xv, ov))) in lanes.zip(rows).enumerate() {
+                prefetch_next_group::<T, V, G>(x, j + c * inner + k * V::N);
                 let e = exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r);
                 // Raw: the scaling pass below overwrites it through a canonicalising store.
                 e.store(ov);
                 sk.add(e);
             }
         } else {
-            for (((mk, &r), sk), xv) in lanes.zip(column_vectors::<T, V>(x, j, c, inner, G)) {
+            let rows = column_vectors::<T, V>(x, j, c, inner, G);
+            for (k, (((mk, &r), sk), xv)) in lanes.zip(rows).enumerate() {
+                prefetch_next_group::<T, V, G>(x, j + c * inner + k * V::N);
                 sk.add(exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r));
             }
         }
